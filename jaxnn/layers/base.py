@@ -1,0 +1,112 @@
+"""The Layer protocol and `serial`, the composition of layers.
+
+A layer is three pure functions (after ``jax.example_libraries.stax``, plus a hand-derived
+backward pass as in CS231n's ``layers.py``)::
+
+    out_shape, params = layer.init(key, in_shape)          # in_shape excludes the batch axis
+    y = layer.apply(params, x, *, key=None, train=False)    # x includes the batch axis
+    dparams, dx = layer.backward(params, x, dy, *, key=None, train=False)
+
+``backward`` is the vector-Jacobian product of ``apply`` written by hand: for
+``y = apply(params, x)`` and an upstream gradient ``dy = dL/dy`` it returns
+``(dL/dparams, dL/dx)``, exactly what ``jax.vjp(apply, params, x)[1](dy)`` returns.
+It receives the same ``key`` and ``train`` as the forward call, so stochastic layers
+(dropout) rebuild the same mask.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Sequence
+
+import jax
+
+Array = jax.Array
+Shape = tuple[int, ...]
+Params = Any
+
+
+class Layer(NamedTuple):
+    """A layer: ``init(key, in_shape) -> (out_shape, params)``, ``apply``, ``backward``."""
+
+    init: Callable[..., tuple[Shape, Params]]
+    apply: Callable[..., Array]
+    backward: Callable[..., tuple[Params, Array]]
+
+    @property
+    def name(self) -> str:
+        """Short name of the layer family (``"dense"``, ``"serial"``...), for summaries."""
+        return getattr(self.init, "layer_name", self.init.__qualname__.split(".")[0])
+
+    @property
+    def children(self) -> tuple["Layer", ...]:
+        """Sub-layers of a combinator (``serial``, ``residual``...); ``()`` for a leaf."""
+        return getattr(self.init, "children", ())
+
+
+def describe(name: str, children: Sequence[Layer] = ()) -> Callable[[Callable], Callable]:
+    """Decorator for a layer's ``init`` recording its name and sub-layers (see `Layer.name`)."""
+
+    def mark(init_fn: Callable) -> Callable:
+        init_fn.layer_name = name
+        init_fn.children = tuple(children)
+        return init_fn
+
+    return mark
+
+
+def split_key(key: Array | None, n: int) -> tuple[Array | None, ...]:
+    """``n`` independent keys from ``key``, or ``n`` times ``None`` when ``key`` is None."""
+    if key is None:
+        return (None,) * n
+    return tuple(jax.random.split(key, n))
+
+
+def serial(*layers: Layer) -> Layer:
+    """Composition ``f_n o ... o f_1``: each layer's output is the next one's input.
+
+    Params are a tuple with one entry per child.  The forward key is split into one key
+    per child, in order, so a child's randomness does not depend on its siblings.
+
+    Backward (the chain rule, lecture 001): run the forward keeping each child's input,
+    then run the children's ``backward`` in reverse, each turning ``dL/d(output)`` into
+    ``dL/d(input)``, which is the upstream gradient of the child before it.
+    """
+    if len(layers) == 1 and isinstance(layers[0], (list, tuple)) and not isinstance(layers[0], Layer):
+        layers = tuple(layers[0])
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise ValueError(f"serial: argument {i} is {type(layer).__name__}, expected a Layer")
+    n = len(layers)
+
+    @describe("serial", layers)
+    def init_fn(key, in_shape):
+        params = []
+        shape = tuple(in_shape)
+        for layer, k in zip(layers, jax.random.split(key, max(n, 1))):
+            shape, p = layer.init(k, shape)
+            params.append(p)
+        return shape, tuple(params)
+
+    def check(params):
+        if not isinstance(params, (tuple, list)) or len(params) != n:
+            got = len(params) if isinstance(params, (tuple, list)) else type(params).__name__
+            raise ValueError(f"serial of {n} layers expects a tuple of {n} params, got {got}")
+
+    def apply_fn(params, x, *, key=None, train=False):
+        check(params)
+        for layer, p, k in zip(layers, params, split_key(key, n)):
+            x = layer.apply(p, x, key=k, train=train)
+        return x
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        check(params)
+        keys = split_key(key, n)
+        inputs = []
+        for layer, p, k in zip(layers, params, keys):
+            inputs.append(x)
+            x = layer.apply(p, x, key=k, train=train)
+        grads = [None] * n
+        for i in reversed(range(n)):
+            grads[i], dy = layers[i].backward(params[i], inputs[i], dy, key=keys[i], train=train)
+        return tuple(grads), dy
+
+    return Layer(init_fn, apply_fn, backward_fn)
