@@ -110,3 +110,28 @@ def serial(*layers: Layer) -> Layer:
         return tuple(grads), dy
 
     return Layer(init_fn, apply_fn, backward_fn)
+
+
+def residual(block: Layer) -> Layer:
+    """Skip connection ``y = x + block(x)`` (He et al. 2016); the block keeps the shape.
+
+    Backward: the identity path passes ``dy`` straight through and adds the block's
+    input gradient, ``dL/dx = dy + block.backward(dy)``.
+    """
+
+    @describe("residual", (block,))
+    def init_fn(key, in_shape):
+        out_shape, params = block.init(key, in_shape)
+        if tuple(out_shape) != tuple(in_shape):
+            raise ValueError(f"residual: the block must keep the shape {tuple(in_shape)}, "
+                             f"but it outputs {tuple(out_shape)}")
+        return tuple(in_shape), params
+
+    def apply_fn(params, x, *, key=None, train=False):
+        return x + block.apply(params, x, key=key, train=train)
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        grads, dx_block = block.backward(params, x, dy, key=key, train=train)
+        return grads, dy + dx_block
+
+    return Layer(init_fn, apply_fn, backward_fn)

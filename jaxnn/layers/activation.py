@@ -1,0 +1,89 @@
+"""Activation layers: a fixed nonlinearity by name, PReLU and maxout.
+
+The backward of ``activation(name)`` is ``dL/dz = dL/da * sigma'(z)`` with the
+hand-written derivative from `jaxnn.activations` (or the softmax VJP).
+"""
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+from jaxnn import activations
+from jaxnn.layers.base import Layer, describe
+
+
+def activation(name: str, **hyperparameters) -> Layer:
+    """Elementwise (or last-axis, for softmax) nonlinearity ``a = sigma(z)``; no params.
+
+    ``name`` is any of `jaxnn.activations.NAMES`; hyper-parameters such as
+    ``alpha`` for leaky_relu/elu are passed through: ``activation("elu", alpha=0.5)``.
+    """
+    act = activations.get(name, **hyperparameters)
+
+    @describe(name)
+    def init_fn(key, in_shape):
+        return tuple(in_shape), ()
+
+    def apply_fn(params, z, **_):
+        return act.fn(z)
+
+    def backward_fn(params, z, da, **_):
+        return (), act.vjp(z, da)
+
+    return Layer(init_fn, apply_fn, backward_fn)
+
+
+def prelu(init_slope: float = 0.25) -> Layer:
+    """Parametric ReLU (He et al. 2015): ``a = z`` for z >= 0, ``alpha_c z`` otherwise.
+
+    One learnable slope per feature (last axis): params ``{"alpha": (C,)}``.
+    Backward: ``dL/dz = da * (1 if z >= 0 else alpha)``,
+    ``dL/dalpha_c = sum over all other axes of da * min(z, 0)``.
+    """
+
+    @describe("prelu")
+    def init_fn(key, in_shape):
+        return tuple(in_shape), {"alpha": jnp.full((in_shape[-1],), init_slope, jnp.result_type(float))}
+
+    def apply_fn(params, z, **_):
+        return jnp.where(z >= 0, z, params["alpha"] * z)
+
+    def backward_fn(params, z, da, **_):
+        negative_part = jnp.where(z >= 0, 0, z)
+        d_alpha = jnp.sum((da * negative_part).reshape(-1, z.shape[-1]), axis=0)
+        return {"alpha": d_alpha}, jnp.where(z >= 0, da, params["alpha"] * da)
+
+    return Layer(init_fn, apply_fn, backward_fn)
+
+
+def maxout(pieces: int) -> Layer:
+    """Maxout (Goodfellow et al. 2013): the max over groups of ``pieces`` consecutive features.
+
+    z: (N, ..., D) -> a: (N, ..., D / pieces), ``a_j = max_k z_{j*pieces + k}``; put a
+    ``dense(units * pieces)`` before it for the learned affine pieces.  Backward routes
+    each gradient to the argmax of its group; ties share it equally, as autodiff of
+    ``jnp.max`` does.
+    """
+    if not isinstance(pieces, int) or pieces < 1:
+        raise ValueError(f"maxout: pieces must be a positive int, got {pieces!r}")
+
+    def grouped(z):
+        if z.shape[-1] % pieces:
+            raise ValueError(f"maxout({pieces}) needs a last axis divisible by {pieces}, got shape {z.shape}")
+        return z.reshape(*z.shape[:-1], z.shape[-1] // pieces, pieces)
+
+    @describe("maxout")
+    def init_fn(key, in_shape):
+        if in_shape[-1] % pieces:
+            raise ValueError(f"maxout({pieces}) needs a feature count divisible by {pieces}, got {in_shape[-1]}")
+        return (*in_shape[:-1], in_shape[-1] // pieces), ()
+
+    def apply_fn(params, z, **_):
+        return jnp.max(grouped(z), axis=-1)
+
+    def backward_fn(params, z, da, **_):
+        groups = grouped(z)
+        is_max = (groups == jnp.max(groups, axis=-1, keepdims=True)).astype(da.dtype)
+        share = is_max / jnp.sum(is_max, axis=-1, keepdims=True)
+        return (), (share * da[..., None]).reshape(z.shape)
+
+    return Layer(init_fn, apply_fn, backward_fn)

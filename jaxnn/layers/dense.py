@@ -1,0 +1,57 @@
+"""Dense (fully connected) layer: z = x @ W + b.
+
+The lectures write ``z = W a + b`` with column vectors; with batch-first rows our ``W``
+is their ``W`` transposed, of shape ``(fan_in, units)``.
+"""
+from __future__ import annotations
+
+from jaxnn import initializers
+from jaxnn.layers.base import Layer, describe
+
+
+def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=initializers.zeros,
+          use_bias: bool = True) -> Layer:
+    """Affine map ``z = x @ W + b``.  x: (N, ..., fan_in) -> z: (N, ..., units).
+
+    Params ``{"W": (fan_in, units), "b": (units,)}`` (no ``"b"`` when ``use_bias=False``).
+    Backward (lecture 001, vectorized over the batch; ``dz = dL/dz`` one row per example):
+    ``dL/dW = x^T dz`` (the lectures' ``delta a^T``), ``dL/db = sum_n dz``,
+    ``dL/dx = dz W^T`` (the lectures' ``W^T delta``).  Extra middle axes (e.g. time)
+    are treated as more rows.
+    """
+    if not isinstance(units, int) or units < 1:
+        raise ValueError(f"dense: units must be a positive int, got {units!r}")
+    kernel_init, bias_init = initializers.get(kernel_init), initializers.get(bias_init)
+
+    @describe("dense")
+    def init_fn(key, in_shape):
+        if len(in_shape) < 1:
+            raise ValueError(f"dense expects inputs of shape (N, ..., features), got in_shape {tuple(in_shape)} "
+                             "without the batch axis")
+        fan_in = in_shape[-1]
+        params = {"W": kernel_init(key, (fan_in, units))}
+        if use_bias:
+            params["b"] = bias_init(key, (units,))
+        return (*in_shape[:-1], units), params
+
+    def check(params, x):
+        fan_in = params["W"].shape[0]
+        if x.ndim < 2 or x.shape[-1] != fan_in:
+            raise ValueError(f"dense expects input (N, ..., {fan_in}) to match W of shape {params['W'].shape}, "
+                             f"got shape {x.shape}")
+
+    def apply_fn(params, x, **_):
+        check(params, x)
+        z = x @ params["W"]
+        return z + params["b"] if use_bias else z
+
+    def backward_fn(params, x, dz, **_):
+        check(params, x)
+        rows_x = x.reshape(-1, x.shape[-1])
+        rows_dz = dz.reshape(-1, dz.shape[-1])
+        grads = {"W": rows_x.T @ rows_dz}
+        if use_bias:
+            grads["b"] = rows_dz.sum(axis=0)
+        return grads, dz @ params["W"].T
+
+    return Layer(init_fn, apply_fn, backward_fn)

@@ -1,0 +1,41 @@
+"""Inverted dropout (Srivastava et al. 2014)."""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.layers.base import Layer, describe
+
+
+def dropout(rate: float) -> Layer:
+    """Zero each unit with probability ``rate`` in training; identity otherwise.
+
+    Inverted dropout: kept units are scaled by ``1 / (1 - rate)`` during training so the
+    expected activation is unchanged and inference needs no rescaling.
+    ``y = x * m / (1 - rate)``, ``m ~ Bernoulli(1 - rate)`` drawn from ``key``.
+    Backward with the same key rebuilds the same mask: ``dL/dx = dy * m / (1 - rate)``.
+    """
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+
+    def scaled_mask(key, x):
+        if key is None:
+            raise ValueError("dropout with train=True needs a PRNG key: pass key=jax.random.key(...)")
+        keep = jax.random.bernoulli(key, 1.0 - rate, x.shape)
+        return keep.astype(x.dtype) / (1.0 - rate)
+
+    @describe("dropout")
+    def init_fn(key, in_shape):
+        return tuple(in_shape), ()
+
+    def apply_fn(params, x, *, key=None, train=False):
+        if not train or rate == 0.0:
+            return x
+        return x * scaled_mask(key, x)
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        if not train or rate == 0.0:
+            return (), dy
+        return (), dy * scaled_mask(key, x)
+
+    return Layer(init_fn, apply_fn, backward_fn)
