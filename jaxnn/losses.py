@@ -1,0 +1,297 @@
+"""Losses ``loss(pred, target) -> scalar``, their hand gradients, and task heads.
+
+Reductions (DESIGN.md): ``mse``, ``mae``, ``huber``, ``binary_cross_entropy``,
+``sigmoid_binary_cross_entropy`` and ``gaussian_nll`` average over *all* elements (the
+PyTorch/Keras convention); ``cross_entropy`` and ``softmax_cross_entropy`` average over
+the batch (each example's loss sums over classes); ``sum_of_squares`` is the lectures'
+regression loss ``E = 1/2 sum_n ||y_n - t_n||^2``, a sum over everything, whose
+gradient is the output delta ``y - t`` (lecture 001).
+
+Each loss has its gradient with respect to the predictions written by hand next to it,
+``<name>_grad(pred, target)``; the fused ones are the lectures' collapsed deltas:
+softmax + cross-entropy on logits gives ``(softmax(z) - t) / N``, sigmoid + binary
+cross-entropy gives ``(sigmoid(z) - t) / size``.  `get` returns ``Loss(value, grad)``.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxnn.activations import log_softmax, sigmoid, softmax
+
+Array = jax.Array
+
+PROBABILITY_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before the log
+
+
+class Loss(NamedTuple):
+    """A loss ``value(pred, target) -> scalar`` and its hand gradient ``grad(pred, target) -> dL/dpred``."""
+
+    value: Callable[[Array, Array], Array]
+    grad: Callable[[Array, Array], Array]
+
+
+def _check_same_shape(name: str, pred: Array, target: Array) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"{name}: predictions {pred.shape} and targets {target.shape} must have the same shape")
+
+
+# --- regression -----------------------------------------------------------------------
+
+def mse(pred: Array, target: Array) -> Array:
+    """Mean squared error ``mean((y - t)^2)`` over all elements."""
+    _check_same_shape("mse", pred, target)
+    return jnp.mean((pred - target) ** 2)
+
+
+def mse_grad(pred: Array, target: Array) -> Array:
+    """``2 (y - t) / size``."""
+    return 2 * (pred - target) / pred.size
+
+
+def mae(pred: Array, target: Array) -> Array:
+    """Mean absolute error (L1) ``mean(|y - t|)`` over all elements."""
+    _check_same_shape("mae", pred, target)
+    return jnp.mean(jnp.abs(pred - target))
+
+
+def mae_grad(pred: Array, target: Array) -> Array:
+    """``sign(y - t) / size`` (0 where y = t, as autodiff of |.|)."""
+    return jnp.sign(pred - target) / pred.size
+
+
+def huber(pred: Array, target: Array, delta: float = 1.0) -> Array:
+    """Huber loss: ``r^2/2`` for ``|r| <= delta``, else ``delta (|r| - delta/2)``; mean over elements."""
+    _check_same_shape("huber", pred, target)
+    r = jnp.abs(pred - target)
+    return jnp.mean(jnp.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta)))
+
+
+def huber_grad(pred: Array, target: Array, delta: float = 1.0) -> Array:
+    """``clip(y - t, -delta, delta) / size``."""
+    return jnp.clip(pred - target, -delta, delta) / pred.size
+
+
+def sum_of_squares(pred: Array, target: Array) -> Array:
+    """The lectures' ``E = 1/2 sum (y - t)^2`` over every element (no averaging)."""
+    _check_same_shape("sum_of_squares", pred, target)
+    return 0.5 * jnp.sum((pred - target) ** 2)
+
+
+def sum_of_squares_grad(pred: Array, target: Array) -> Array:
+    """The output delta ``y - t`` (lecture 001)."""
+    return pred - target
+
+
+def _split_mean_log_variance(pred: Array) -> tuple[Array, Array]:
+    if pred.shape[-1] % 2:
+        raise ValueError(f"gaussian_nll: predictions need an even last axis [mean | log_variance], got {pred.shape}")
+    half = pred.shape[-1] // 2
+    return pred[..., :half], pred[..., half:]
+
+
+def gaussian_nll(pred: Array, target: Array, full: bool = False) -> Array:
+    """Gaussian negative log-likelihood with a mean head and a log-variance head.
+
+    ``pred`` is ``[mu | log sigma^2]`` along the last axis (2D outputs for D targets);
+    loss ``mean(1/2 (log sigma^2 + (t - mu)^2 / sigma^2))`` over the D-sized elements,
+    plus ``1/2 log(2 pi)`` when ``full`` (PyTorch's GaussianNLLLoss convention).
+    Predicting the log-variance keeps sigma^2 > 0 with no constraint (aleatoric
+    uncertainty, lecture 004).
+    """
+    mean, log_var = _split_mean_log_variance(pred)
+    _check_same_shape("gaussian_nll (mean head)", mean, target)
+    nll = 0.5 * (log_var + (target - mean) ** 2 * jnp.exp(-log_var))
+    return jnp.mean(nll) + (0.5 * math.log(2 * math.pi) if full else 0.0)
+
+
+def gaussian_nll_grad(pred: Array, target: Array, full: bool = False) -> Array:
+    """d/dmu = -(t - mu)/sigma^2 / M; d/dlog sigma^2 = (1 - (t - mu)^2/sigma^2) / (2M), M = target.size."""
+    mean, log_var = _split_mean_log_variance(pred)
+    inv_var = jnp.exp(-log_var)
+    d_mean = -(target - mean) * inv_var / target.size
+    d_log_var = 0.5 * (1 - (target - mean) ** 2 * inv_var) / target.size
+    return jnp.concatenate([d_mean, d_log_var], axis=-1)
+
+
+# --- binary classification -------------------------------------------------------------
+
+def binary_cross_entropy(prob: Array, target: Array) -> Array:
+    """``-mean(t log p + (1 - t) log(1 - p))`` on probabilities clipped to [eps, 1 - eps]."""
+    _check_same_shape("binary_cross_entropy", prob, target)
+    p = jnp.clip(prob, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
+    return -jnp.mean(target * jnp.log(p) + (1 - target) * jnp.log1p(-p))
+
+
+def binary_cross_entropy_grad(prob: Array, target: Array) -> Array:
+    """``(p - t) / (p (1 - p)) / size`` inside the clip range, 0 where the clip is active."""
+    inside = (prob >= PROBABILITY_EPS) & (prob <= 1 - PROBABILITY_EPS)
+    p = jnp.clip(prob, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
+    return jnp.where(inside, (p - target) / (p * (1 - p)), 0.0) / prob.size
+
+
+def sigmoid_binary_cross_entropy(logits: Array, target: Array) -> Array:
+    """Binary cross-entropy on logits: ``mean(softplus(z) - t z)``, stable for any |z|.
+
+    Written ``max(z, 0) - t z + log1p(e^{-|z|})`` so no exponential overflows.
+    """
+    _check_same_shape("sigmoid_binary_cross_entropy", logits, target)
+    z = logits
+    return jnp.mean(jnp.maximum(z, 0) - target * z + jnp.log1p(jnp.exp(-jnp.abs(z))))
+
+
+def sigmoid_binary_cross_entropy_grad(logits: Array, target: Array) -> Array:
+    """The fused delta ``(sigmoid(z) - t) / size``."""
+    return (sigmoid(logits) - target) / logits.size
+
+
+# --- multiclass classification -------------------------------------------------------------
+
+def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
+    """Integer labels (N,) -> one-hot (N, C); one-hot/soft targets (N, C) pass through."""
+    n_classes = scores.shape[-1]
+    if target.shape == scores.shape:
+        return target.astype(scores.dtype)
+    if target.shape == scores.shape[:-1]:
+        if not jnp.issubdtype(target.dtype, jnp.integer):
+            raise ValueError(f"{name}: labels of shape {target.shape} must be integers in [0, {n_classes}), "
+                             f"got dtype {target.dtype}; pass one-hot targets of shape {scores.shape} for soft labels")
+        if not isinstance(target, jax.core.Tracer):
+            lo, hi = int(jnp.min(target)), int(jnp.max(target))
+            if lo < 0 or hi >= n_classes:
+                raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got values in [{lo}, {hi}]")
+        return jax.nn.one_hot(target, n_classes, dtype=scores.dtype)
+    raise ValueError(f"{name}: targets must be integer labels of shape {scores.shape[:-1]} or one-hot of shape "
+                     f"{scores.shape}, got {target.shape}")
+
+
+def cross_entropy(prob: Array, target: Array) -> Array:
+    """``-1/N sum_n sum_k t_nk log p_nk`` on probabilities (clipped to [eps, 1]); labels or one-hot."""
+    t = _as_one_hot("cross_entropy", prob, target)
+    p = jnp.clip(prob, PROBABILITY_EPS, 1.0)
+    return -jnp.sum(t * jnp.log(p)) / math.prod(prob.shape[:-1])
+
+
+def cross_entropy_grad(prob: Array, target: Array) -> Array:
+    """``-t / p / N`` where p >= eps, 0 where the clip is active."""
+    t = _as_one_hot("cross_entropy", prob, target)
+    p = jnp.clip(prob, PROBABILITY_EPS, 1.0)
+    inside = (prob >= PROBABILITY_EPS) & (prob <= 1.0)
+    return jnp.where(inside, -t / p, 0.0) / math.prod(prob.shape[:-1])
+
+
+def softmax_cross_entropy(logits: Array, target: Array) -> Array:
+    """Cross-entropy of ``softmax(z)``: ``1/N sum_n (logsumexp(z_n) - <t_n, z_n>)``.
+
+    Integer labels (N,) or one-hot/soft targets (N, C); log-sum-exp with the max
+    subtracted, so logits of 1e4 are fine.
+    """
+    t = _as_one_hot("softmax_cross_entropy", logits, target)
+    return -jnp.sum(t * log_softmax(logits)) / math.prod(logits.shape[:-1])
+
+
+def softmax_cross_entropy_grad(logits: Array, target: Array) -> Array:
+    """The fused delta ``(softmax(z) - t) / N`` (lecture 001: softmax + CE gives y - t).
+
+    For soft targets that do not sum to one it is ``(softmax(z) sum_k t_k - t) / N``.
+    """
+    t = _as_one_hot("softmax_cross_entropy", logits, target)
+    return (softmax(logits) * jnp.sum(t, axis=-1, keepdims=True) - t) / math.prod(logits.shape[:-1])
+
+
+# --- registry --------------------------------------------------------------------------
+
+_REGISTRY: dict[str, tuple[Callable, Callable]] = {
+    "mse": (mse, mse_grad),
+    "mae": (mae, mae_grad),
+    "huber": (huber, huber_grad),
+    "sum_of_squares": (sum_of_squares, sum_of_squares_grad),
+    "gaussian_nll": (gaussian_nll, gaussian_nll_grad),
+    "binary_cross_entropy": (binary_cross_entropy, binary_cross_entropy_grad),
+    "sigmoid_binary_cross_entropy": (sigmoid_binary_cross_entropy, sigmoid_binary_cross_entropy_grad),
+    "cross_entropy": (cross_entropy, cross_entropy_grad),
+    "softmax_cross_entropy": (softmax_cross_entropy, softmax_cross_entropy_grad),
+}
+NAMES: tuple[str, ...] = tuple(_REGISTRY)
+_BY_FUNCTION = {fn: grad for fn, grad in _REGISTRY.values()}
+
+
+def get(loss: "str | Callable | Loss", **hyperparameters) -> Loss:
+    """``Loss(value, grad)`` for a name (``"mse"``), a registered function (``losses.mse``),
+    or a `Loss` pair.  Hyper-parameters bind to both (``get("huber", delta=2.0)``).
+
+    A custom callable that is not registered gets ``jax.grad`` of itself as ``grad``: the
+    hand-derived backprop path still differentiates every layer by hand, but not the loss.
+    """
+    if isinstance(loss, Loss):
+        return loss
+    if isinstance(loss, str):
+        if loss not in _REGISTRY:
+            raise ValueError(f"unknown loss {loss!r}; known: {', '.join(NAMES)}")
+        value, grad = _REGISTRY[loss]
+    elif callable(loss):
+        value = loss
+        grad = _BY_FUNCTION.get(loss) or jax.grad(loss)
+    else:
+        raise ValueError(f"loss must be a name, a function or a Loss, got {type(loss).__name__}")
+    if hyperparameters:
+        value = functools.partial(value, **hyperparameters)
+        grad = functools.partial(grad, **hyperparameters)
+    return Loss(value, grad)
+
+
+# --- regularization --------------------------------------------------------------------
+
+def is_weight(leaf: Array) -> bool:
+    """Weights are the leaves with 2 or more axes (dense and conv kernels, embeddings);
+    biases, normalization scales and PReLU slopes (vectors) are not regularized."""
+    return jnp.ndim(leaf) >= 2
+
+
+def l2_penalty(params) -> Array:
+    """``1/2 sum ||W||^2`` over the weights only (lecture 001: biases are not regularized)."""
+    squares = [jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params) if is_weight(leaf)]
+    return 0.5 * sum(squares) if squares else jnp.zeros(())
+
+
+def l2_penalty_grad(params):
+    """``W`` for each weight, 0 for each bias."""
+    return jax.tree_util.tree_map(lambda leaf: leaf if is_weight(leaf) else jnp.zeros_like(leaf), params)
+
+
+# --- heads -----------------------------------------------------------------------------
+
+class Head(NamedTuple):
+    """How a task maps the network's last layer to a loss and a prediction (lecture 000).
+
+    The network outputs raw scores ``z``; ``loss`` is applied to ``z`` (the activation is
+    fused into it for stability); ``output_activation`` turns ``z`` into the quantity the
+    lectures draw (``probabilities``), and ``predict`` into the decision.
+    """
+
+    name: str
+    output_activation: str
+    loss: Callable[[Array, Array], Array]
+    predict: Callable[[Array], Array]
+    metric: str
+
+
+HEADS: dict[str, Head] = {
+    "regression": Head("regression", "identity", mse, lambda z: z[..., 0], "r2"),
+    "multi_output_regression": Head("multi_output_regression", "identity", mse, lambda z: z, "r2"),
+    "binary": Head("binary", "sigmoid", sigmoid_binary_cross_entropy,
+                   lambda z: (z[..., 0] > 0).astype(jnp.int32), "accuracy"),
+    "multiclass": Head("multiclass", "softmax", softmax_cross_entropy,
+                       lambda z: jnp.argmax(z, axis=-1), "accuracy"),
+}
+
+
+def head(task: str) -> Head:
+    """The `Head` for a task: regression, multi_output_regression, binary, multiclass."""
+    if task not in HEADS:
+        raise ValueError(f"unknown task {task!r}; known: {', '.join(HEADS)}")
+    return HEADS[task]

@@ -1,0 +1,360 @@
+"""The compiled training loop: `TrainState`, `train_step`, `train_epoch`, `fit`, `evaluate`, `predict`.
+
+The epoch is the unit of compilation (DESIGN.md): the dataset lives on the device, an
+epoch is one ``jax.jit`` of a ``lax.scan`` over mini-batches shuffled on the device, and
+the host syncs once per epoch.  The compiled epoch is cached per (model, loss,
+optimizer, batch size, gradient path, l2), and ``jax.jit`` caches per shape, so calling
+`fit` again with the same objects and shapes compiles nothing.
+
+Mini-batches: each epoch draws a permutation and takes ``n // batch_size`` full
+batches; the last ``n % batch_size`` examples of that permutation are dropped for that
+epoch (a fresh permutation every epoch, so every example is used), which keeps one
+batch shape and one compiled program.
+
+Non-finite loss: a step whose loss or gradients are not finite is not applied, and no
+later step of that epoch is either; `fit` then stops, naming the epoch, with the last
+finite parameters.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from jaxnn import backprop, losses, metrics as metrics_lib
+from jaxnn.layers import Layer
+
+Array = jax.Array
+
+
+class TrainState(NamedTuple):
+    """Everything that changes during training, as values.
+
+    ``step`` counts applied updates; ``key`` is the run's base key: epoch ``e`` shuffles
+    with ``fold_in(key, e)``, so a run resumed at epoch ``e`` replays exactly.
+    """
+
+    params: Any
+    opt_state: Any
+    step: Array
+    key: Array
+
+
+def init_state(params, optimizer: optax.GradientTransformation, key: Array) -> TrainState:
+    """A fresh `TrainState` for ``params``."""
+    return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
+
+
+# --- one step, one epoch -------------------------------------------------------------------
+
+def _all_finite(tree) -> Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
+
+
+def _step_fn(model: Layer, loss, optimizer, grad: str, l2: float) -> Callable:
+    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss, finite)``."""
+    value_and_grad = backprop.gradient_path(grad)(model, loss, l2=l2)
+
+    def step(params, opt_state, x, y, key):
+        value, grads = value_and_grad(params, x, y, key=key)
+        updates, new_opt_state = optimizer.update(grads, opt_state, params)
+        new_params = optax.apply_updates(params, updates)
+        return new_params, new_opt_state, value, jnp.isfinite(value) & _all_finite(grads)
+
+    return step
+
+
+def train_step(model: Layer, loss, optimizer, state: TrainState, x: Array, y: Array, *,
+               grad: str = "autodiff", l2: float = 0.0) -> tuple[TrainState, Array]:
+    """One optimizer step on the batch ``(x, y)`` (not compiled by itself; jit it or use
+    `train_epoch`).  The dropout key is ``fold_in(state.key, state.step)``."""
+    step = _step_fn(model, loss, optimizer, grad, l2)
+    params, opt_state, value, _ = step(state.params, state.opt_state, x, y,
+                                       jax.random.fold_in(state.key, state.step))
+    return TrainState(params, opt_state, state.step + 1, state.key), value
+
+
+class EpochResult(NamedTuple):
+    loss: Array          # mean loss over the applied steps
+    finite: Array        # False if a non-finite loss/gradient stopped the epoch
+    steps: Array         # number of applied steps
+
+
+def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: float) -> Callable:
+    step = _step_fn(model, loss, optimizer, grad, l2)
+
+    def epoch(state: TrainState, x: Array, y: Array, epoch_index: Array):
+        _TRACES["epoch"] += 1
+        n_batches = x.shape[0] // batch_size
+        epoch_key = jax.random.fold_in(state.key, epoch_index)
+        order = jax.random.permutation(epoch_key, x.shape[0])[: n_batches * batch_size]
+        xs = x[order].reshape(n_batches, batch_size, *x.shape[1:])
+        ys = y[order].reshape(n_batches, batch_size, *y.shape[1:])
+
+        def body(carry, batch):
+            params, opt_state, n_steps, finite = carry
+            new_params, new_opt_state, value, ok = step(params, opt_state, *batch,
+                                                        jax.random.fold_in(epoch_key, n_steps + 1))
+            ok = finite & ok
+            keep = functools.partial(jax.tree_util.tree_map, lambda new, old: jnp.where(ok, new, old))
+            carry = (keep(new_params, params), keep(new_opt_state, opt_state), n_steps + ok, ok)
+            return carry, jnp.where(ok, value, 0.0)
+
+        init = (state.params, state.opt_state, jnp.zeros((), jnp.int32), jnp.array(True))
+        (params, opt_state, n_steps, finite), values = jax.lax.scan(body, init, (xs, ys))
+        mean_loss = jnp.sum(values) / jnp.maximum(n_steps, 1)
+        new_state = TrainState(params, opt_state, state.step + n_steps, state.key)
+        return new_state, EpochResult(mean_loss, finite, n_steps)
+
+    return epoch
+
+
+_TRACES = {"epoch": 0}  # how many times an epoch was traced (compiled); read by tests
+
+
+def epoch_trace_count() -> int:
+    """How many times any epoch function has been traced in this process."""
+    return _TRACES["epoch"]
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_epoch(model, loss, optimizer, batch_size, grad, l2):
+    return jax.jit(_epoch_fn(model, loss, optimizer, batch_size, grad, l2), donate_argnums=0)
+
+
+def train_epoch(model: Layer, loss, optimizer, state: TrainState, x: Array, y: Array, *,
+                batch_size: int, epoch: int = 0, grad: str = "autodiff",
+                l2: float = 0.0) -> tuple[TrainState, EpochResult]:
+    """One epoch: shuffle on the device, then a compiled ``lax.scan`` of `train_step`.
+
+    ``state`` is donated: do not reuse it after the call.  Compiled once per
+    (model, loss, optimizer, batch_size, grad, l2) and input shapes.
+    """
+    epoch_fn = _compiled_epoch(model, losses.get(loss), optimizer, batch_size, grad, float(l2))
+    return epoch_fn(state, x, y, jnp.asarray(epoch, jnp.int32))
+
+
+# --- inference ----------------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=64)
+def _compiled_predict(model: Layer, chunk: int):
+    def predict_chunks(params, x_chunks):
+        return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)
+
+    return jax.jit(predict_chunks)
+
+
+def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
+    """``model.apply(params, x)`` in inference mode, in chunks of ``batch_size`` rows
+    (padded, one compiled program) so large inputs need bounded memory."""
+    x = jnp.asarray(x)
+    n = x.shape[0]
+    chunk = max(1, min(batch_size, n))
+    n_chunks = math.ceil(n / chunk)
+    padded = jnp.concatenate([x, jnp.zeros((n_chunks * chunk - n, *x.shape[1:]), x.dtype)])
+    out = _compiled_predict(model, chunk)(params, padded.reshape(n_chunks, chunk, *x.shape[1:]))
+    return out.reshape(n_chunks * chunk, *out.shape[2:])[:n]
+
+
+def _classification_metrics(pred, y):
+    return {"accuracy": metrics_lib.accuracy(pred, y)}
+
+
+def _regression_metrics(pred, y):
+    return {"r2": metrics_lib.r2_score(y.reshape(pred.shape), pred)}
+
+
+# Default metrics per loss: accuracy for classification losses, R^2 for regression.
+_CLASSIFICATION_LOSSES = {losses.softmax_cross_entropy, losses.cross_entropy,
+                          losses.sigmoid_binary_cross_entropy, losses.binary_cross_entropy}
+
+
+def _default_metrics(loss_fn: losses.Loss) -> Callable:
+    value = getattr(loss_fn.value, "func", loss_fn.value)
+    if value in _CLASSIFICATION_LOSSES:
+        return _classification_metrics
+    if value is losses.gaussian_nll:
+        return lambda pred, y: {}
+    return _regression_metrics
+
+
+def evaluate(model: Layer, params, x, y, loss, *, metrics: Callable | None = None,
+             batch_size: int = 1024) -> dict[str, float]:
+    """Loss and metrics of ``params`` on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``.
+
+    ``metrics(pred, y) -> dict`` defaults to accuracy for classification losses and R^2
+    for regression losses.  Returns Python floats (one host sync).
+    """
+    loss_fn = losses.get(loss)
+    pred = predict(model, params, x, batch_size=batch_size)
+    y = jnp.asarray(y)
+    result = {"loss": loss_fn.value(pred, y), **(metrics or _default_metrics(loss_fn))(pred, y)}
+    return {name: float(value) for name, value in jax.device_get(result).items()}
+
+
+# --- validation of user input -------------------------------------------------------------
+
+def _check_data(model: Layer, params, loss_fn: losses.Loss, x, y, what: str) -> None:
+    """Raise ValueError before any tracing for the mistakes users make with data."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{what}: the dataset is empty (x has shape {x.shape})")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
+    if not np.all(np.isfinite(np.asarray(x))):
+        raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
+    if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
+        raise ValueError(f"{what}: y contains NaN or inf")
+    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, x[:1])  # layers name shape errors
+    loss_fn.value(jnp.zeros((y.shape[0], *out.shape[1:]), out.dtype), y)  # labels: dtype, range
+
+
+# --- fit ----------------------------------------------------------------------------------
+
+def _progress(epochs: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is an optional extra; fall back to plain lines
+        return None
+    return tqdm(total=epochs, unit="epoch", leave=True)
+
+
+def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: dict) -> None:
+    from jaxnn import checkpoint
+
+    tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step,
+            "key": jax.random.key_data(state.key)}
+    checkpoint.save(directory / "checkpoint.npz", tree, {"epoch": epoch, "history": history})
+
+
+def _load_checkpoint(directory: Path, template: TrainState):
+    from jaxnn import checkpoint
+
+    tree, meta = checkpoint.load(directory / "checkpoint.npz")
+    restore = lambda like, got: jax.tree_util.tree_unflatten(  # noqa: E731
+        jax.tree_util.tree_structure(like), [jnp.asarray(a) for a in jax.tree_util.tree_leaves(got)])
+    try:
+        params = restore(template.params, tree["params"])
+        opt_state = restore(template.opt_state, tree["opt_state"])
+    except (ValueError, TypeError, KeyError) as error:
+        raise ValueError(f"checkpoint in {directory} does not match this model/optimizer: {error}") from error
+    key = jax.random.wrap_key_data(jnp.asarray(tree["key"]))
+    return TrainState(params, opt_state, jnp.asarray(tree["step"], jnp.int32), key), meta
+
+
+def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, y, *,
+        epochs: int, batch_size: int, key: Array, grad: str = "autodiff", l2: float = 0.0,
+        validation: tuple | None = None, metrics: Callable | None = None,
+        patience: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
+        restore_best: bool = True, checkpoint_dir: str | Path | None = None,
+        checkpoint_every: int | None = None, resume: bool = False,
+        progress: bool = True) -> tuple[Any, dict[str, list]]:
+    """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
+
+    Args:
+      model, params: the network and its initial params.
+      loss: a name (``"softmax_cross_entropy"``), a loss function, or a `losses.Loss`.
+      optimizer: any optax-protocol ``GradientTransformation`` (``jaxnn.optim`` or optax).
+      x, y: training data (N, ...) and targets (N, ...); put on the device once.
+      epochs, batch_size: the last partial batch of each epoch's permutation is dropped.
+      key: PRNG key for shuffling and dropout; same key => bit-identical run on CPU.
+      grad: ``"autodiff"`` (``jax.value_and_grad``) or ``"backprop"`` (hand-derived).
+      l2: adds ``l2/2 sum ||W||^2`` over weights (not biases) to the objective.
+      validation: ``(x_val, y_val)`` evaluated after every epoch.
+      metrics: ``metrics(pred, y) -> dict`` for validation (default: accuracy or R^2).
+      patience: early stopping after this many epochs without an improvement of
+        ``monitor`` (default ``"val_loss"``, or ``"loss"`` without validation) by more
+        than ``min_delta``; ``restore_best`` returns the best epoch's params.
+      checkpoint_dir, checkpoint_every: save the train state every N epochs (atomic);
+        ``resume=True`` continues from the checkpoint there, ending bit-identical to an
+        uninterrupted run.
+      progress: a tqdm bar per run (``False`` for silence).
+
+    History: ``epoch``, ``loss`` (mean training loss), ``val_loss`` and ``val_<metric>``,
+    ``time`` (seconds per epoch); plus ``stopped_early``/``best_epoch``/``nan_epoch`` keys
+    when they apply.
+    """
+    loss_fn = losses.get(loss)
+    backprop.gradient_path(grad)
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
+        raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
+                         f"examples), got {batch_size!r}")
+    _check_data(model, params, loss_fn, x, y, "fit")
+    if validation is not None:
+        x_val, y_val = jnp.asarray(validation[0]), jnp.asarray(validation[1])
+        _check_data(model, params, loss_fn, x_val, y_val, "fit(validation=...)")
+    monitor = monitor or ("val_loss" if validation is not None else "loss")
+    if checkpoint_every is not None and checkpoint_dir is None:
+        raise ValueError("fit: checkpoint_every needs checkpoint_dir")
+    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+
+    params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the epoch donates its buffers
+    state = init_state(params, optimizer, key)
+    history: dict[str, list] = {"epoch": [], "loss": [], "time": []}
+    first_epoch = 0
+    if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.npz").exists():
+        state, meta = _load_checkpoint(checkpoint_dir, state)
+        first_epoch, history = meta["epoch"], meta["history"]
+
+    best = (math.inf, None, -1)  # (monitored value, params, epoch)
+    bad_epochs = 0
+    bar = _progress(epochs - first_epoch, progress)
+    for epoch in range(first_epoch, epochs):
+        start = time.perf_counter()
+        state, result = train_epoch(model, loss_fn, optimizer, state, x, y, batch_size=batch_size,
+                                    epoch=epoch, grad=grad, l2=l2)
+        record = {"loss": float(result.loss)}  # the one host sync of the epoch
+        history["time"].append(time.perf_counter() - start)
+        history["epoch"].append(epoch + 1)
+        if not bool(result.finite):
+            history["loss"].append(record["loss"])
+            history["nan_epoch"] = epoch + 1
+            message = (f"fit: the loss became NaN or inf in epoch {epoch + 1} (after {int(result.steps)} "
+                       "good steps); stopped with the last finite parameters. Lower the learning rate or "
+                       "check the data.")
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+            history["stopped"] = message
+            break
+        if validation is not None:
+            scores = evaluate(model, state.params, x_val, y_val, loss_fn, metrics=metrics)
+            record.update({f"val_{name}": value for name, value in scores.items()})
+        for name, value in record.items():
+            history.setdefault(name, []).append(value)
+        if checkpoint_every and (epoch + 1) % checkpoint_every == 0:
+            _save_checkpoint(checkpoint_dir, state, epoch + 1, history)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()})
+            bar.update(1)
+        elif progress:
+            print(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k}={v:.4g}" for k, v in record.items()))
+        if patience is not None:
+            if monitor not in record:
+                raise ValueError(f"fit: cannot monitor {monitor!r}; available: {sorted(record)}")
+            if record[monitor] < best[0] - min_delta:
+                best = (record[monitor], jax.tree_util.tree_map(jnp.copy, state.params)
+                        if restore_best else None, epoch + 1)
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+                if bad_epochs >= patience:
+                    history["stopped_early"] = epoch + 1
+                    break
+    if bar is not None:
+        bar.close()
+    if patience is not None and best[2] > 0:
+        history["best_epoch"] = best[2]
+        if restore_best:
+            return best[1], history
+    return state.params, history
