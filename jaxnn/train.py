@@ -67,7 +67,8 @@ def _step_fn(model: Layer, loss, optimizer, grad: str, l2: float) -> Callable:
         value, grads = value_and_grad(params, x, y, key=key)
         updates, new_opt_state = optimizer.update(grads, opt_state, params)
         new_params = optax.apply_updates(params, updates)
-        return new_params, new_opt_state, value, jnp.isfinite(value) & _all_finite(grads)
+        finite = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)
+        return new_params, new_opt_state, value, finite
 
     return step
 
@@ -116,6 +117,8 @@ def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: flo
 
     return epoch
 
+
+TRAIN_STATE_FILE = "train_state.npz"  # written by fit(checkpoint_dir=...)
 
 _TRACES = {"epoch": 0}  # how many times an epoch was traced (compiled); read by tests
 
@@ -233,13 +236,13 @@ def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: di
 
     tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step,
             "key": jax.random.key_data(state.key)}
-    checkpoint.save(directory / "checkpoint.npz", tree, {"epoch": epoch, "history": history})
+    checkpoint.save(directory / TRAIN_STATE_FILE, tree, {"epoch": epoch, "history": history})
 
 
 def _load_checkpoint(directory: Path, template: TrainState):
     from jaxnn import checkpoint
 
-    tree, meta = checkpoint.load(directory / "checkpoint.npz")
+    tree, meta = checkpoint.load(directory / TRAIN_STATE_FILE)
     restore = lambda like, got: jax.tree_util.tree_unflatten(  # noqa: E731
         jax.tree_util.tree_structure(like), [jnp.asarray(a) for a in jax.tree_util.tree_leaves(got)])
     try:
@@ -288,10 +291,10 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     if not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     x, y = jnp.asarray(x), jnp.asarray(y)
+    _check_data(model, params, loss_fn, x, y, "fit")
     if not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
                          f"examples), got {batch_size!r}")
-    _check_data(model, params, loss_fn, x, y, "fit")
     if validation is not None:
         x_val, y_val = jnp.asarray(validation[0]), jnp.asarray(validation[1])
         _check_data(model, params, loss_fn, x_val, y_val, "fit(validation=...)")
@@ -304,7 +307,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     state = init_state(params, optimizer, key)
     history: dict[str, list] = {"epoch": [], "loss": [], "time": []}
     first_epoch = 0
-    if resume and checkpoint_dir is not None and (checkpoint_dir / "checkpoint.npz").exists():
+    if resume and checkpoint_dir is not None and (checkpoint_dir / TRAIN_STATE_FILE).exists():
         state, meta = _load_checkpoint(checkpoint_dir, state)
         first_epoch, history = meta["epoch"], meta["history"]
 

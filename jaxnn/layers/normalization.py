@@ -46,7 +46,7 @@ def _normalized_axes(axes: tuple[int, ...], ndim: int) -> Axes:
     """
     if ndim < 2:
         raise ValueError(f"layer_norm expects inputs of shape (N, ..., D) with at least one feature axis, "
-                         f"got {ndim} axis (batch axis included)")
+                         f"got inputs with {ndim} axes (batch axis included)")
     negative = []
     for a in axes:
         neg = a - ndim if a >= 0 else a

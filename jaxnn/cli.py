@@ -1,0 +1,192 @@
+"""The ``jaxnn`` command: train an MLP on a dataset, evaluate a checkpoint, list datasets.
+
+    jaxnn train --data digits --hidden 128,64 --activation relu --optimizer adam --lr 1e-3 \\
+                --epochs 30 --batch-size 64 --seed 0 --out runs/NAME
+    jaxnn evaluate --checkpoint runs/NAME/model.npz
+    jaxnn datasets
+
+``train`` writes ``history.json``, ``curves.png`` (loss and accuracy per epoch) and
+``model.npz`` (params + the configuration needed to rebuild the model) into ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import jax
+import numpy as np
+
+from jaxnn import checkpoint, datasets, losses, models, optim, train
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "nadam", "amsgrad", "lion")
+MODEL_FILE, HISTORY_FILE, CURVES_FILE = "model.npz", "history.json", "curves.png"
+
+
+def _task_head(dataset) -> losses.Head:
+    if dataset.task == "regression":
+        return losses.head("regression")
+    return losses.head("binary" if dataset.n_classes == 2 else "multiclass")
+
+
+def _output_width(dataset) -> int:
+    return 1 if dataset.task == "regression" or dataset.n_classes == 2 else dataset.n_classes
+
+
+def _targets(dataset, y):
+    """Regression and binary heads have one output column; multiclass takes integer labels."""
+    if dataset.task == "regression":
+        return np.asarray(y, np.float32).reshape(-1, 1)
+    if dataset.n_classes == 2:
+        return np.asarray(y, np.float32).reshape(-1, 1)
+    return y
+
+
+def _parse_hidden(text: str) -> list[int]:
+    try:
+        widths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"--hidden must be comma-separated positive ints such as 128,64, got {text!r}") from None
+    if any(w < 1 for w in widths):
+        raise ValueError(f"--hidden widths must be positive, got {text!r}")
+    return widths
+
+
+def make_optimizer(name: str, learning_rate: float):
+    """``jaxnn.optim.<name>(learning_rate)`` for a name in `OPTIMIZERS`."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
+    return getattr(optim, name)(learning_rate)
+
+
+def _metrics_report(model, params, dataset, split: str) -> dict[str, float]:
+    x, y = getattr(dataset, split)
+    return train.evaluate(model, params, x, _targets(dataset, y), _task_head(dataset).loss)
+
+
+def _plot_curves(history: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = next((k for k in ("val_accuracy", "val_r2") if k in history), None)
+    fig, axes = plt.subplots(1, 2 if metric else 1, figsize=(10 if metric else 5, 4), squeeze=False)
+    axes[0, 0].plot(history["epoch"], history["loss"], label="train")
+    if "val_loss" in history:
+        axes[0, 0].plot(history["epoch"], history["val_loss"], label="validation")
+    axes[0, 0].set(xlabel="epoch", ylabel="loss", title="Loss")
+    axes[0, 0].legend()
+    if metric:
+        axes[0, 1].plot(history["epoch"], history[metric], color="C1")
+        axes[0, 1].set(xlabel="epoch", ylabel=metric[4:], title=f"Validation {metric[4:]}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _format(scores: dict[str, float]) -> str:
+    return "  ".join(f"{name}={value:.4f}" for name, value in scores.items())
+
+
+def cmd_train(args) -> int:
+    dataset = datasets.load(args.data)
+    hidden = _parse_hidden(args.hidden)
+    model = models.mlp([*hidden, _output_width(dataset)], activation=args.activation,
+                       dropout_rate=args.dropout)
+    optimizer = make_optimizer(args.optimizer, args.lr)
+    key = jax.random.key(args.seed)
+    init_key, fit_key = jax.random.split(key)
+    x_train, y_train = dataset.train
+    _, params = model.init(init_key, x_train.shape[1:])
+    head = _task_head(dataset)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"jaxnn: training {args.activation} MLP {x_train.shape[1]}-{'-'.join(map(str, hidden))}-"
+          f"{_output_width(dataset)} on {args.data} ({len(x_train)} train examples), "
+          f"{args.optimizer} lr={args.lr}, {args.epochs} epochs")
+    params, history = train.fit(
+        model, params, head.loss, optimizer, x_train, _targets(dataset, y_train),
+        epochs=args.epochs, batch_size=min(args.batch_size, len(x_train)), key=fit_key, grad=args.grad,
+        l2=args.l2, validation=(dataset.val[0], _targets(dataset, dataset.val[1])),
+        patience=args.patience, checkpoint_dir=out if args.checkpoint_every else None,
+        checkpoint_every=args.checkpoint_every, progress=not args.quiet)
+    scores = _metrics_report(model, params, dataset, "test")
+    config = {"data": args.data, "hidden": hidden, "activation": args.activation, "dropout": args.dropout,
+              "output_width": _output_width(dataset), "n_features": int(x_train.shape[1]),
+              "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
+              "batch_size": args.batch_size, "seed": args.seed, "grad": args.grad, "l2": args.l2}
+    checkpoint.save(out / MODEL_FILE, params, {"config": config, "test": scores})
+    (out / HISTORY_FILE).write_text(json.dumps(history, indent=1))
+    _plot_curves(history, out / CURVES_FILE)
+    print(f"test: {_format(scores)}")
+    print(f"wrote {out / MODEL_FILE}, {out / HISTORY_FILE}, {out / CURVES_FILE}")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    params, meta = checkpoint.load(args.checkpoint)
+    config = meta["config"]
+    dataset = datasets.load(args.data or config["data"])
+    if dataset.train[0].shape[1] != config["n_features"]:
+        raise ValueError(f"the checkpoint expects {config['n_features']} features, "
+                         f"dataset {dataset.name!r} has {dataset.train[0].shape[1]}")
+    model = models.mlp([*config["hidden"], config["output_width"]], activation=config["activation"],
+                       dropout_rate=config["dropout"])
+    scores = _metrics_report(model, params, dataset, args.split)
+    print(f"{args.split}: {_format(scores)}")
+    return 0
+
+
+def cmd_datasets(args) -> int:
+    for name, description in datasets.names().items():
+        print(f"{name:<16} {description}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jaxnn", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an MLP on a dataset")
+    t.add_argument("--data", default="digits", help="dataset name (see `jaxnn datasets`)")
+    t.add_argument("--hidden", default="128,64", help="hidden widths, comma-separated")
+    t.add_argument("--activation", default="relu")
+    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=float, default=1e-3)
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--dropout", type=float, default=0.0)
+    t.add_argument("--l2", type=float, default=0.0)
+    t.add_argument("--grad", default="autodiff", choices=("autodiff", "backprop"))
+    t.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
+    t.add_argument("--checkpoint-every", type=int, default=None, help="save the train state every N epochs")
+    t.add_argument("--out", default="runs/latest", help="output directory")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(run=cmd_train)
+
+    e = sub.add_parser("evaluate", help="evaluate a saved model")
+    e.add_argument("--checkpoint", required=True, help=f"path to a {MODEL_FILE} written by `jaxnn train`")
+    e.add_argument("--data", default=None, help="dataset (default: the one it was trained on)")
+    e.add_argument("--split", default="test", choices=("train", "val", "test"))
+    e.set_defaults(run=cmd_evaluate)
+
+    d = sub.add_parser("datasets", help="list the datasets `load` knows")
+    d.set_defaults(run=cmd_datasets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"jaxnn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""Convolution layers (`conv1d`, `conv2d`) with their backward passes derived by hand.
+
+Layouts: inputs are channels-last, ``(N, L, C)`` for 1-D and ``(N, H, W, C)`` (NHWC) for
+2-D; kernels are ``(k, I, O)`` and ``(kh, kw, I, O)`` (HWIO); params are
+``{"W": kernel, "b": (O,)}``.  Both layers share one n-dimensional implementation.
+
+Forward (what deep-learning libraries call convolution is a cross-correlation, CS231n
+"Convolutional Networks"), per spatial axis with stride ``s``, dilation ``d`` and zero
+padding ``(lo, hi)``, writing ``xp`` for the padded input::
+
+    y[n, o, co] = b[co] + sum_{k, ci} xp[n, o*s + k*d, ci] * W[k, ci, co]
+
+Backward (CS231n lecture 7 / assignment 2 derive the same three sums with loops)::
+
+    dL/db[co]        = sum_{n, o} dy[n, o, co]
+    dL/dW[k, ci, co] = sum_{n, o} xp[n, o*s + k*d, ci] * dy[n, o, co]     (a correlation of x with dy)
+    dL/dx[n, i, ci]  = sum_{o, k : o*s + k*d = i + lo} dy[n, o, co] * W[k, ci, co]
+                                                                           (a transposed convolution)
+
+Each sum is itself one call of ``lax.conv_general_dilated``; the padding arithmetic is
+derived in `conv_input_grad` and `conv_kernel_grad`, following Dumoulin & Visin,
+"A guide to convolution arithmetic for deep learning" (2016), sections 2 and 4.
+
+The window arithmetic helpers here (`as_tuple`, `resolve_padding`, `output_size`) are
+shared with the pooling layers.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence, Union
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from jaxnn import initializers
+from jaxnn.layers.base import Array, Layer, Shape, describe
+
+Padding = Union[str, int, Sequence[tuple[int, int]]]
+Pads = tuple[tuple[int, int], ...]
+
+#: user-facing names of the spatial axes, per number of spatial axes (error messages).
+SPATIAL_AXES = {1: ("L",), 2: ("H", "W")}
+
+
+# ----------------------------------------------------------------------------------------
+# Window arithmetic (shared with pool.py)
+# ----------------------------------------------------------------------------------------
+def as_tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
+    """``value`` as an ``n``-tuple of positive ints: ``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``."""
+    values = (value,) * n if isinstance(value, int) else tuple(value)
+    if len(values) != n or not all(isinstance(v, int) and v >= 1 for v in values):
+        raise ValueError(f"{what} must be a positive int or a sequence of {n} positive ints, "
+                         f"got {value!r}")
+    return values
+
+
+def effective_size(kernel_size: int, dilation: int) -> int:
+    """Extent of a dilated window: ``k_eff = d (k - 1) + 1`` (Dumoulin & Visin, sec. 5)."""
+    return dilation * (kernel_size - 1) + 1
+
+
+def same_padding(in_size: int, window: int, stride: int) -> tuple[int, int]:
+    """XLA/TensorFlow "SAME" padding of one axis: the output has ``ceil(n / s)`` positions.
+
+    The total padding is ``max((o - 1) s + k_eff - n, 0)``; the odd extra row goes at the
+    end (``lo = total // 2``), as in ``lax.padtype_to_pads``.  ``window`` is ``k_eff``.
+    """
+    out = -(-in_size // stride)
+    total = max((out - 1) * stride + window - in_size, 0)
+    return total // 2, total - total // 2
+
+
+def resolve_padding(padding: Padding, in_sizes: Sequence[int], windows: Sequence[int],
+                    strides: Sequence[int], what: str) -> Pads:
+    """Explicit ``((lo, hi), ...)`` zero padding, one pair per spatial axis.
+
+    ``padding`` is ``"SAME"``, ``"VALID"`` (no padding), an int ``p`` (``(p, p)`` on every
+    axis) or one ``(lo, hi)`` pair of non-negative ints per axis.  ``windows`` are the
+    effective (dilated) window sizes.
+    """
+    n = len(in_sizes)
+    if isinstance(padding, str):
+        mode = padding.upper()
+        if mode == "VALID":
+            return ((0, 0),) * n
+        if mode == "SAME":
+            return tuple(same_padding(i, k, s) for i, k, s in zip(in_sizes, windows, strides))
+    elif isinstance(padding, int) and padding >= 0:
+        return ((padding, padding),) * n
+    else:
+        try:
+            pads = tuple((int(lo), int(hi)) for lo, hi in padding)
+        except (TypeError, ValueError):
+            pads = ()
+        if len(pads) == n and all(lo >= 0 and hi >= 0 for lo, hi in pads):
+            return pads
+    raise ValueError(f"{what}: padding must be 'SAME', 'VALID', a non-negative int or "
+                     f"{n} (lo, hi) pairs of non-negative ints, got {padding!r}")
+
+
+def output_size(in_size: int, window: int, stride: int, pad: tuple[int, int]) -> int:
+    """Number of window positions: ``o = floor((n + lo + hi - k_eff) / s) + 1``.
+
+    (Dumoulin & Visin, relationship 6, with dilation folded into ``k_eff``.)  For "SAME"
+    padding this equals ``ceil(n / s)``, for "VALID" ``floor((n - k_eff) / s) + 1``.
+    The last ``(n + lo + hi - k_eff) mod s`` padded rows are never reached by a window.
+    """
+    return (in_size + pad[0] + pad[1] - window) // stride + 1
+
+
+def window_output_shape(name: str, in_sizes: Sequence[int], windows: Sequence[int],
+                        strides: Sequence[int], pads: Pads) -> tuple[int, ...]:
+    """Spatial output sizes, or ValueError when a window does not fit the padded input."""
+    for axis, (n, k, p) in enumerate(zip(in_sizes, windows, pads)):
+        if n + p[0] + p[1] < k:
+            raise ValueError(f"{name}: window of (effective) size {k} on spatial axis {axis} "
+                             f"is larger than the padded input size {n} + {p[0]} + {p[1]}; "
+                             f"use padding='SAME' or a smaller window")
+    return tuple(output_size(n, k, s, p) for n, k, s, p in zip(in_sizes, windows, strides, pads))
+
+
+def check_input(name: str, shape: Shape, spatial_dims: int, channels: int | None,
+                batched: bool) -> None:
+    """ValueError naming the expected channels-last layout when ``shape`` does not fit it."""
+    axes = ("N",) * batched + SPATIAL_AXES[spatial_dims] + ("C",)
+    shape = tuple(shape)
+    ok = len(shape) == len(axes) and all(isinstance(s, int) and s >= 1 for s in shape)
+    if ok and channels is not None:
+        ok = shape[-1] == channels
+    if not ok:
+        what = "input" if batched else "in_shape (without the batch axis)"
+        want = f" with C={channels}" if channels is not None else ""
+        raise ValueError(f"{name} expects {''.join(axes)} {what} ({', '.join(axes)}){want}, "
+                         f"got shape {shape}")
+
+
+# ----------------------------------------------------------------------------------------
+# The three convolutions: forward, input gradient, kernel gradient
+# ----------------------------------------------------------------------------------------
+def _spatial_letters(spatial_dims: int) -> str:
+    return "DHW"[-spatial_dims:]
+
+
+def conv_forward(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
+                 dilation: Sequence[int]) -> Array:
+    """``y[n, o, co] = sum_{k, ci} xp[n, o*s + k*d, ci] W[k, ci, co]`` (no bias).
+
+    x: (N, *spatial, I), kernel: (*window, I, O) -> y: (N, *out_spatial, O).
+    """
+    sp = _spatial_letters(x.ndim - 2)
+    return lax.conv_general_dilated(
+        x, kernel, window_strides=strides, padding=pads, rhs_dilation=dilation,
+        dimension_numbers=("N" + sp + "C", sp + "IO", "N" + sp + "C"))
+
+
+def conv_input_grad(dy: Array, kernel: Array, in_sizes: Sequence[int], strides: Sequence[int],
+                    pads: Pads, dilation: Sequence[int]) -> Array:
+    """``dL/dx``: the transposed convolution of ``dy`` with the flipped kernel.
+
+    dy: (N, *out_spatial, O), kernel: (*window, I, O) -> dx: (N, *in_spatial, I).
+
+    Per axis (input size ``n``, padding ``(lo, hi)``, kernel ``k``, ``k_eff = d(k-1)+1``,
+    stride ``s``, output size ``o``): ``dx[i] = sum_{o', k : o' s + k d = i + lo} dy[o'] W[k]^T``.
+
+    1. Dilate ``dy`` by the stride (``lhs_dilation = s``): ``s - 1`` zeros between
+       entries, so entry ``o'`` sits at position ``o' s``; length ``(o - 1) s + 1``.
+    2. Correlate (stride 1) with the kernel flipped in space, its in/out channels swapped
+       (rhs spec ``..OI``), and dilated by ``d``.  With ``pad_lo'`` zeros in front, output
+       ``i`` meets flipped tap ``k' = K-1-k`` at dilated position
+       ``i + k' d - pad_lo' = o' s``, i.e. ``o' s + k d = i + (k_eff - 1) - pad_lo'``;
+       matching the forward's ``o' s + k d = i + lo`` gives ``pad_lo' = k_eff - 1 - lo``.
+    3. The output must have ``n`` positions: ``pad_lo' + (o-1)s + 1 + pad_hi' - k_eff + 1 = n``,
+       so ``pad_hi' = n + lo - (o - 1) s - 1 = k_eff - 1 - hi + r`` where
+       ``r = (n + lo + hi - k_eff) mod s`` counts the leftover input rows no window reached:
+       their gradient is zero and the extra padding produces exactly those zeros.
+    Either pad may be negative (when ``lo`` or ``hi`` exceed ``k_eff - 1``): the
+    convolution then crops, which is the gradient of padding that no tap ever read.
+    """
+    sp = _spatial_letters(dy.ndim - 2)
+    window = [effective_size(k, d) for k, d in zip(kernel.shape[:-2], dilation)]
+    transposed_pads = []
+    for n, k_eff, s, (lo, _), o in zip(in_sizes, window, strides, pads, dy.shape[1:-1]):
+        transposed_pads.append((k_eff - 1 - lo, n + lo - (o - 1) * s - 1))
+    flipped = jnp.flip(kernel, axis=tuple(range(dy.ndim - 2)))
+    return lax.conv_general_dilated(
+        dy, flipped, window_strides=(1,) * len(strides), padding=transposed_pads,
+        lhs_dilation=strides, rhs_dilation=dilation,
+        dimension_numbers=("N" + sp + "C", sp + "OI", "N" + sp + "C"))
+
+
+def conv_kernel_grad(x: Array, dy: Array, kernel_sizes: Sequence[int], strides: Sequence[int],
+                     pads: Pads, dilation: Sequence[int]) -> Array:
+    """``dL/dW[k, ci, co] = sum_{n, o} xp[n, o*s + k*d, ci] dy[n, o, co]``.
+
+    x: (N, *in_spatial, I), dy: (N, *out_spatial, O) -> dW: (*window, I, O).
+
+    This is a convolution in which the *batch* axis is contracted: ``x`` plays the input
+    with ``ci`` as its batch and ``n`` as its feature axis (lhs spec ``C..N``), ``dy`` plays
+    the kernel with ``n`` as its input and ``co`` as its output feature (``I..O``).  The
+    kernel tap index ``k`` becomes the output position, so the roles of stride and
+    dilation swap: ``dy`` is dilated by ``s`` (``rhs_dilation = s``) and the window moves
+    ``d`` per tap (``window_strides = d``).  The padding is the forward's ``lo`` in front
+    and ``hi - r`` behind, dropping the ``r = (n + lo + hi - k_eff) mod s`` leftover rows
+    that no window reached; then the output has exactly ``k`` positions:
+    ``((n + lo + hi - r) - ((o-1)s + 1)) / d + 1 = (k_eff - 1) / d + 1 = k``.
+    """
+    sp = _spatial_letters(x.ndim - 2)
+    kernel_pads = []
+    for n, k, d, s, (lo, hi), o in zip(x.shape[1:-1], kernel_sizes, dilation, strides, pads,
+                                       dy.shape[1:-1]):
+        leftover = (n + lo + hi - effective_size(k, d)) - (o - 1) * s
+        kernel_pads.append((lo, hi - leftover))
+    return lax.conv_general_dilated(
+        x, dy, window_strides=dilation, padding=kernel_pads, rhs_dilation=strides,
+        dimension_numbers=("C" + sp + "N", "I" + sp + "O", sp + "NC"))
+
+
+# ----------------------------------------------------------------------------------------
+# The layers
+# ----------------------------------------------------------------------------------------
+def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
+         stride: int | Sequence[int] = 1, padding: Padding = "SAME",
+         dilation: int | Sequence[int] = 1, use_bias: bool = True,
+         kernel_init: Callable = initializers.he_normal,
+         bias_init: Callable = initializers.zeros) -> Layer:
+    """A channels-last convolution over ``spatial_dims`` axes (see `conv1d`, `conv2d`)."""
+    name = f"conv{spatial_dims}d"
+    if not isinstance(features, int) or features < 1:
+        raise ValueError(f"{name}: features must be a positive int, got {features!r}")
+    kernel_sizes = as_tuple(kernel_size, spatial_dims, f"{name} kernel_size")
+    strides = as_tuple(stride, spatial_dims, f"{name} stride")
+    dilations = as_tuple(dilation, spatial_dims, f"{name} dilation")
+    windows = tuple(effective_size(k, d) for k, d in zip(kernel_sizes, dilations))
+    resolve_padding(padding, (1,) * spatial_dims, windows, strides, name)  # validate early
+
+    def geometry(in_sizes):
+        pads = resolve_padding(padding, in_sizes, windows, strides, name)
+        return pads, window_output_shape(name, in_sizes, windows, strides, pads)
+
+    @describe(name)
+    def init_fn(key, in_shape):
+        check_input(name, in_shape, spatial_dims, None, batched=False)
+        *in_sizes, in_channels = in_shape
+        _, out_sizes = geometry(in_sizes)
+        kernel_key, bias_key = jax.random.split(key)
+        params = {"W": kernel_init(kernel_key, (*kernel_sizes, in_channels, features))}
+        if use_bias:
+            params["b"] = bias_init(bias_key, (features,))
+        return (*out_sizes, features), params
+
+    def checked_geometry(params, x):
+        check_input(name, x.shape, spatial_dims, params["W"].shape[-2], batched=True)
+        return geometry(x.shape[1:-1])[0]
+
+    def apply_fn(params, x, *, key=None, train=False):
+        pads = checked_geometry(params, x)
+        y = conv_forward(x, params["W"], strides, pads, dilations)
+        return y + params["b"] if use_bias else y
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        pads = checked_geometry(params, x)
+        grads = {"W": conv_kernel_grad(x, dy, kernel_sizes, strides, pads, dilations)}
+        if use_bias:
+            grads["b"] = dy.sum(axis=tuple(range(dy.ndim - 1)))
+        dx = conv_input_grad(dy, params["W"], x.shape[1:-1], strides, pads, dilations)
+        return grads, dx
+
+    return Layer(init_fn, apply_fn, backward_fn)
+
+
+def conv2d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+           padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
+           kernel_init: Callable = initializers.he_normal,
+           bias_init: Callable = initializers.zeros) -> Layer:
+    """2-D convolution. x: (N, H, W, C) -> y: (N, H', W', features); W: (kh, kw, C, features).
+
+    ``kernel_size``, ``stride``, ``dilation``: an int or an ``(h, w)`` pair.  ``padding``:
+    ``"SAME"`` (``H' = ceil(H / s)``), ``"VALID"`` (``H' = floor((H - d(kh-1) - 1) / s) + 1``),
+    an int, or ``((top, bottom), (left, right))``.  Forward and backward formulas: see the
+    module docstring; compare ``torch.nn.functional.conv2d`` on NCHW / OIHW.
+    """
+    return conv(2, features, kernel_size, stride, padding, dilation, use_bias,
+                kernel_init, bias_init)
+
+
+def conv1d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
+           padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
+           kernel_init: Callable = initializers.he_normal,
+           bias_init: Callable = initializers.zeros) -> Layer:
+    """1-D convolution over sequences. x: (N, L, C) -> y: (N, L', features); W: (k, C, features).
+
+    Same arguments and arithmetic as `conv2d`, on one spatial axis; explicit padding is
+    an int or ``((lo, hi),)``.
+    """
+    return conv(1, features, kernel_size, stride, padding, dilation, use_bias,
+                kernel_init, bias_init)

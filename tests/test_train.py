@@ -1,0 +1,214 @@
+"""The compiled training loop: correctness, compilation reuse, determinism, safety."""
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from checks import assert_trees_close
+from jaxnn import layers, losses, models, train
+
+N_FEATURES, N_CLASSES = 5, 3
+
+
+@pytest.fixture(scope="module")
+def data():
+    k1, k2 = jax.random.split(jax.random.key(42))
+    x = jax.random.normal(k1, (96, N_FEATURES))
+    w = jax.random.normal(k2, (N_FEATURES, N_CLASSES))
+    y = jnp.argmax(x @ w, axis=1).astype(jnp.int32)
+    return np.asarray(x), np.asarray(y)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return models.mlp([8, N_CLASSES], activation="tanh")
+
+
+@pytest.fixture(scope="module")
+def params(model):
+    return model.init(jax.random.key(0), (N_FEATURES,))[1]
+
+
+OPTIMIZER = optax.adam(1e-2)
+
+
+def run(model, params, data, **kwargs):
+    options = dict(epochs=3, batch_size=16, key=jax.random.key(1), progress=False)
+    options.update(kwargs)
+    return train.fit(model, params, "softmax_cross_entropy", OPTIMIZER, *data, **options)
+
+
+def test_fit_matches_a_hand_written_loop(model, params, data):
+    """One epoch of fit = the same permutation, batches and optax steps written out here."""
+    x, y = data
+    trained, history = run(model, params, data, epochs=1)
+    key = jax.random.key(1)
+    epoch_key = jax.random.fold_in(key, 0)
+    order = np.asarray(jax.random.permutation(epoch_key, len(x)))[: (len(x) // 16) * 16]
+    p, state = params, OPTIMIZER.init(params)
+    batch_losses = []
+    for batch in order.reshape(-1, 16):
+        value, grads = jax.value_and_grad(
+            lambda q: losses.softmax_cross_entropy(model.apply(q, x[batch]), y[batch]))(p)
+        updates, state = OPTIMIZER.update(grads, state, p)
+        p = optax.apply_updates(p, updates)
+        batch_losses.append(value)
+    assert_trees_close(trained, p, rtol=1e-10)
+    np.testing.assert_allclose(history["loss"][0], np.mean(batch_losses), rtol=1e-10)
+
+
+def test_fit_does_not_consume_the_callers_params(model, params, data):
+    before = jax.tree_util.tree_map(np.array, params)
+    run(model, params, data, epochs=1)
+    assert_trees_close(params, before, rtol=0, atol=0)
+
+
+def test_same_key_gives_bit_identical_params(model, params, data):
+    a, _ = run(model, params, data)
+    b, _ = run(model, params, data)
+    assert_trees_close(a, b, rtol=0, atol=0)
+    c, _ = run(model, params, data, key=jax.random.key(2))
+    assert not np.allclose(a[0]["W"], c[0]["W"])
+
+
+def test_compiled_epoch_is_reused_across_epochs_and_calls(model, params, data):
+    run(model, params, data, epochs=2)
+    traces = train.epoch_trace_count()
+    run(model, params, data, epochs=4)
+    run(model, params, data, epochs=1, key=jax.random.key(7))
+    assert train.epoch_trace_count() == traces
+    run(model, params, data, epochs=1, batch_size=8)  # a new batch shape compiles once more
+    assert train.epoch_trace_count() == traces + 1
+
+
+def test_backprop_path_trains_to_the_same_params(params, model, data):
+    auto, h_auto = run(model, params, data, epochs=4, grad="autodiff", l2=1e-2)
+    hand, h_hand = run(model, params, data, epochs=4, grad="backprop", l2=1e-2)
+    assert_trees_close(hand, auto, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(h_hand["loss"], h_auto["loss"], rtol=1e-10)
+
+
+def test_dropout_model_with_both_paths(data):
+    model = layers.serial(layers.dense(8), layers.activation("relu"), layers.dropout(0.25), layers.dense(3))
+    params = model.init(jax.random.key(3), (N_FEATURES,))[1]
+    auto, _ = run(model, params, data, epochs=2, grad="autodiff")
+    hand, _ = run(model, params, data, epochs=2, grad="backprop")
+    assert_trees_close(hand, auto, rtol=1e-9, atol=1e-12)
+
+
+def test_validation_metrics_and_history(model, params, data):
+    x, y = data
+    trained, history = run(model, params, data, epochs=3, validation=(x[:40], y[:40]))
+    assert history["epoch"] == [1, 2, 3]
+    assert set(history) >= {"loss", "val_loss", "val_accuracy", "time"}
+    scores = train.evaluate(model, trained, x[:40], y[:40], "softmax_cross_entropy")
+    assert scores["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-12)
+    logits = model.apply(trained, x[:40])
+    assert scores["accuracy"] == pytest.approx(float(jnp.mean(jnp.argmax(logits, 1) == y[:40])))
+
+
+def test_predict_in_chunks_equals_apply(model, params, data):
+    x, _ = data
+    np.testing.assert_allclose(train.predict(model, params, x, batch_size=7), model.apply(params, x), rtol=1e-12)
+
+
+def test_train_step_is_one_optimizer_step(model, params, data):
+    x, y = data
+    state = train.init_state(params, OPTIMIZER, jax.random.key(0))
+    new_state, value = train.train_step(model, "softmax_cross_entropy", OPTIMIZER, state, x[:8], y[:8])
+    grads = jax.grad(lambda q: losses.softmax_cross_entropy(model.apply(q, x[:8]), y[:8]))(params)
+    updates, _ = OPTIMIZER.update(grads, OPTIMIZER.init(params), params)
+    assert_trees_close(new_state.params, optax.apply_updates(params, updates), rtol=1e-12)
+    assert int(new_state.step) == 1
+
+
+def test_early_stopping_restores_the_best_params(model, params, data):
+    x, y = data
+    # A rate so large the validation loss gets worse quickly: stops and restores the best.
+    trained, history = train.fit(model, params, "softmax_cross_entropy", optax.sgd(3.0), x, y, epochs=30,
+                                 batch_size=16, key=jax.random.key(1), validation=(x, y), patience=2,
+                                 progress=False)
+    best = history["best_epoch"]
+    assert history["stopped_early"] == best + 2
+    assert history["val_loss"][best - 1] == min(history["val_loss"])
+    assert train.evaluate(model, trained, x, y, "softmax_cross_entropy")["loss"] == pytest.approx(
+        min(history["val_loss"]), rel=1e-12)
+
+
+def test_nan_loss_stops_with_the_last_finite_params(data):
+    x, _ = data
+    targets = np.asarray(x[:, :1] * 1e3)
+    model = models.mlp([8, 1])
+    params = model.init(jax.random.key(0), (N_FEATURES,))[1]
+    with pytest.warns(RuntimeWarning, match="epoch 1"):  # gradient descent diverges exponentially
+        trained, history = train.fit(model, params, "mse", optax.sgd(10.0), x, targets, epochs=5,
+                                     batch_size=16, key=jax.random.key(1), progress=False)
+    assert history["nan_epoch"] == 1
+    assert all(bool(jnp.all(jnp.isfinite(leaf))) for leaf in jax.tree_util.tree_leaves(trained))
+    assert not np.allclose(trained[0]["W"], params[0]["W"])  # the finite steps were kept
+
+
+def test_resume_from_checkpoint_is_bit_identical(model, params, data, tmp_path):
+    full, full_history = run(model, params, data, epochs=6)
+    run(model, params, data, epochs=3, checkpoint_dir=tmp_path, checkpoint_every=1)
+    assert (tmp_path / train.TRAIN_STATE_FILE).exists()
+    resumed, history = run(model, params, data, epochs=6, checkpoint_dir=tmp_path, resume=True)
+    assert_trees_close(resumed, full, rtol=0, atol=0)
+    assert history["loss"] == full_history["loss"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda x, y: (x[:, :4], y), "dense expects input"),
+    (lambda x, y: (x, y + 3), "labels must lie in"),
+    (lambda x, y: (x, y.astype(np.float64)), "must be integers"),
+    (lambda x, y: (np.where(np.arange(x.size).reshape(x.shape) == 5, np.nan, x), y), "NaN or inf"),
+    (lambda x, y: (x[:0], y[:0]), "empty"),
+    (lambda x, y: (x, y[:10]), "examples but y has"),
+])
+def test_bad_data_is_refused_before_training(model, params, data, change, message):
+    with pytest.raises(ValueError, match=message):
+        run(model, params, change(*data))
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"batch_size": 0}, "batch_size"),
+    ({"batch_size": 1000}, "batch_size"),
+    ({"grad": "numeric"}, "unknown gradient path"),
+    ({"epochs": -1}, "epochs"),
+])
+def test_bad_options_are_refused(model, params, data, options, message):
+    with pytest.raises(ValueError, match=message):
+        run(model, params, data, **options)
+
+
+def test_unknown_loss_name(model, params, data):
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        train.fit(model, params, "hinge", OPTIMIZER, *data, epochs=1, batch_size=8, key=jax.random.key(0))
+
+
+def test_progress_bar_can_be_turned_on(model, params, data, capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run(model, params, data, epochs=2, progress=True)
+    assert "2/2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_digits_mlp_reaches_95_percent_quickly():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int32)
+    order = np.random.default_rng(0).permutation(len(x))
+    train_idx, test_idx = order[:1400], order[1400:]
+    with jax.enable_x64(False):
+        model = models.mlp([64, 10])
+        params = model.init(jax.random.key(0), (64,))[1]
+        trained, _ = train.fit(model, params, "softmax_cross_entropy", optax.adam(3e-3), x[train_idx],
+                               y[train_idx], epochs=15, batch_size=32, key=jax.random.key(0), progress=False)
+        scores = train.evaluate(model, trained, x[test_idx], y[test_idx], "softmax_cross_entropy")
+    assert scores["accuracy"] >= 0.95
