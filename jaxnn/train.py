@@ -11,9 +11,10 @@ batches; the last ``n % batch_size`` examples of that permutation are dropped fo
 epoch (a fresh permutation every epoch, so every example is used), which keeps one
 batch shape and one compiled program.
 
-Non-finite loss: a step whose loss or gradients are not finite is not applied, and no
-later step of that epoch is either; `fit` then stops, naming the epoch, with the last
-finite parameters.
+Non-finite loss: the epoch reports whether its losses and final params are all finite
+(one check per epoch, none per step); if not, `fit` stops, naming the epoch, and returns
+the params from the end of the last finite epoch (it keeps a copy of them, cheap next
+to an epoch).
 """
 from __future__ import annotations
 
@@ -60,15 +61,13 @@ def _all_finite(tree) -> Array:
 
 
 def _step_fn(model: Layer, loss, optimizer, grad: str, l2: float) -> Callable:
-    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss, finite)``."""
+    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)``."""
     value_and_grad = backprop.gradient_path(grad)(model, loss, l2=l2)
 
     def step(params, opt_state, x, y, key):
         value, grads = value_and_grad(params, x, y, key=key)
-        updates, new_opt_state = optimizer.update(grads, opt_state, params)
-        new_params = optax.apply_updates(params, updates)
-        finite = jnp.isfinite(value) & _all_finite(grads) & _all_finite(new_params)
-        return new_params, new_opt_state, value, finite
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, value
 
     return step
 
@@ -78,15 +77,14 @@ def train_step(model: Layer, loss, optimizer, state: TrainState, x: Array, y: Ar
     """One optimizer step on the batch ``(x, y)`` (not compiled by itself; jit it or use
     `train_epoch`).  The dropout key is ``fold_in(state.key, state.step)``."""
     step = _step_fn(model, loss, optimizer, grad, l2)
-    params, opt_state, value, _ = step(state.params, state.opt_state, x, y,
+    params, opt_state, value = step(state.params, state.opt_state, x, y,
                                        jax.random.fold_in(state.key, state.step))
     return TrainState(params, opt_state, state.step + 1, state.key), value
 
 
 class EpochResult(NamedTuple):
-    loss: Array          # mean loss over the applied steps
-    finite: Array        # False if a non-finite loss/gradient stopped the epoch
-    steps: Array         # number of applied steps
+    loss: Array          # mean loss over the epoch's steps
+    finite: Array        # False if a loss or the final params are NaN or inf
 
 
 def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: float) -> Callable:
@@ -101,19 +99,14 @@ def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: flo
         ys = y[order].reshape(n_batches, batch_size, *y.shape[1:])
 
         def body(carry, batch):
-            params, opt_state, n_steps, finite = carry
-            new_params, new_opt_state, value, ok = step(params, opt_state, *batch,
-                                                        jax.random.fold_in(epoch_key, n_steps + 1))
-            ok = finite & ok
-            keep = functools.partial(jax.tree_util.tree_map, lambda new, old: jnp.where(ok, new, old))
-            carry = (keep(new_params, params), keep(new_opt_state, opt_state), n_steps + ok, ok)
-            return carry, jnp.where(ok, value, 0.0)
+            params, opt_state, step_index = carry
+            params, opt_state, value = step(params, opt_state, *batch, jax.random.fold_in(epoch_key, step_index))
+            return (params, opt_state, step_index + 1), value
 
-        init = (state.params, state.opt_state, jnp.zeros((), jnp.int32), jnp.array(True))
-        (params, opt_state, n_steps, finite), values = jax.lax.scan(body, init, (xs, ys))
-        mean_loss = jnp.sum(values) / jnp.maximum(n_steps, 1)
-        new_state = TrainState(params, opt_state, state.step + n_steps, state.key)
-        return new_state, EpochResult(mean_loss, finite, n_steps)
+        (params, opt_state, _), values = jax.lax.scan(body, (state.params, state.opt_state, state.step), (xs, ys))
+        mean_loss = jnp.mean(values)
+        new_state = TrainState(params, opt_state, state.step + n_batches, state.key)
+        return new_state, EpochResult(mean_loss, jnp.isfinite(mean_loss) & _all_finite(params))
 
     return epoch
 
@@ -315,6 +308,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     bad_epochs = 0
     bar = _progress(epochs - first_epoch, progress)
     for epoch in range(first_epoch, epochs):
+        last_finite_params = jax.tree_util.tree_map(jnp.copy, state.params)  # the epoch donates state
         start = time.perf_counter()
         state, result = train_epoch(model, loss_fn, optimizer, state, x, y, batch_size=batch_size,
                                     epoch=epoch, grad=grad, l2=l2)
@@ -324,11 +318,11 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         if not bool(result.finite):
             history["loss"].append(record["loss"])
             history["nan_epoch"] = epoch + 1
-            message = (f"fit: the loss became NaN or inf in epoch {epoch + 1} (after {int(result.steps)} "
-                       "good steps); stopped with the last finite parameters. Lower the learning rate or "
-                       "check the data.")
+            message = (f"fit: the loss became NaN or inf in epoch {epoch + 1}; stopped, returning the "
+                       f"parameters from the end of epoch {epoch}. Lower the learning rate or check the data.")
             warnings.warn(message, RuntimeWarning, stacklevel=2)
             history["stopped"] = message
+            state = state._replace(params=last_finite_params)
             break
         if validation is not None:
             scores = evaluate(model, state.params, x_val, y_val, loss_fn, metrics=metrics)
