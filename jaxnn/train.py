@@ -164,19 +164,25 @@ def _classification_metrics(pred, y):
     return {"accuracy": metrics_lib.accuracy(pred, y)}
 
 
+def _logit_metrics(pred, y):
+    """Binary logits: class 1 where z > 0 (i.e. sigmoid(z) > 1/2)."""
+    return {"accuracy": metrics_lib.accuracy(pred, y, threshold=0.0)}
+
+
 def _regression_metrics(pred, y):
     return {"r2": metrics_lib.r2_score(y.reshape(pred.shape), pred)}
 
 
 # Default metrics per loss: accuracy for classification losses, R^2 for regression.
-_CLASSIFICATION_LOSSES = {losses.softmax_cross_entropy, losses.cross_entropy,
-                          losses.sigmoid_binary_cross_entropy, losses.binary_cross_entropy}
+_CLASSIFICATION_LOSSES = {losses.softmax_cross_entropy, losses.cross_entropy, losses.binary_cross_entropy}
 
 
 def _default_metrics(loss_fn: losses.Loss) -> Callable:
     value = getattr(loss_fn.value, "func", loss_fn.value)
     if value in _CLASSIFICATION_LOSSES:
         return _classification_metrics
+    if value is losses.sigmoid_binary_cross_entropy:
+        return _logit_metrics
     if value is losses.gaussian_nll:
         return lambda pred, y: {}
     return _regression_metrics
