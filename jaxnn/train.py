@@ -30,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnn import backprop, losses, metrics as metrics_lib
+from jaxnn import backprop, losses, metrics as metrics_lib, optim
 from jaxnn.layers import Layer
 
 Array = jax.Array
@@ -230,12 +230,17 @@ def _progress(epochs: int, enabled: bool):
     return tqdm(total=epochs, unit="epoch", leave=True)
 
 
-def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: dict) -> None:
+# One wrapper per optimizer, so repeated fit(..., reduce_lr=...) calls reuse the compiled epoch.
+_with_lr_factor = functools.lru_cache(maxsize=64)(optim.scale_by_factor)
+
+
+def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: dict, plateau) -> None:
     from jaxnn import checkpoint
 
     tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step,
             "key": jax.random.key_data(state.key)}
-    checkpoint.save(directory / TRAIN_STATE_FILE, tree, {"epoch": epoch, "history": history})
+    meta = {"epoch": epoch, "history": history, "reduce_lr": None if plateau is None else list(plateau)}
+    checkpoint.save(directory / TRAIN_STATE_FILE, tree, meta)
 
 
 def _load_checkpoint(directory: Path, template: TrainState):
@@ -253,12 +258,19 @@ def _load_checkpoint(directory: Path, template: TrainState):
     return TrainState(params, opt_state, jnp.asarray(tree["step"], jnp.int32), key), meta
 
 
+def _monitored(monitor: str, record: dict) -> str:
+    if monitor not in record:
+        raise ValueError(f"fit: cannot monitor {monitor!r}; available: {sorted(record)}")
+    return monitor
+
+
 def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, y, *,
         epochs: int, batch_size: int, key: Array, grad: str = "autodiff", l2: float = 0.0,
         validation: tuple | None = None, metrics: Callable | None = None,
         patience: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
         restore_best: bool = True, checkpoint_dir: str | Path | None = None,
         checkpoint_every: int | None = None, resume: bool = False,
+        reduce_lr: optim.ReduceOnPlateau | None = None,
         progress: bool = True) -> tuple[Any, dict[str, list]]:
     """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
 
@@ -279,6 +291,9 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
       checkpoint_dir, checkpoint_every: save the train state every N epochs (atomic);
         ``resume=True`` continues from the checkpoint there, ending bit-identical to an
         uninterrupted run.
+      reduce_lr: an ``optim.reduce_on_plateau(...)`` watching ``monitor`` once per epoch;
+        it scales every update by its factor (held in the optimizer state, so nothing
+        recompiles) and ``history["lr_scale"]`` records it.
       progress: a tqdm bar per run (``False`` for silence).
 
     History: ``epoch``, ``loss`` (mean training loss), ``val_loss`` and ``val_<metric>``,
@@ -302,6 +317,9 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         raise ValueError("fit: checkpoint_every needs checkpoint_dir")
     checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
+    if reduce_lr is not None:
+        optimizer = _with_lr_factor(optimizer)
+    plateau = reduce_lr.init() if reduce_lr is not None else None
     params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the epoch donates its buffers
     state = init_state(params, optimizer, key)
     history: dict[str, list] = {"epoch": [], "loss": [], "time": []}
@@ -309,6 +327,8 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     if resume and checkpoint_dir is not None and (checkpoint_dir / TRAIN_STATE_FILE).exists():
         state, meta = _load_checkpoint(checkpoint_dir, state)
         first_epoch, history = meta["epoch"], meta["history"]
+        if plateau is not None and meta.get("reduce_lr") is not None:
+            plateau = type(plateau)(*meta["reduce_lr"])
 
     best = (math.inf, None, -1)  # (monitored value, params, epoch)
     bad_epochs = 0
@@ -333,19 +353,21 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         if validation is not None:
             scores = evaluate(model, state.params, x_val, y_val, loss_fn, metrics=metrics)
             record.update({f"val_{name}": value for name, value in scores.items()})
+        if reduce_lr is not None:
+            scale, plateau = reduce_lr.update(plateau, record[_monitored(monitor, record)])
+            state = state._replace(opt_state=optim.set_factor(state.opt_state, scale))
+            record["lr_scale"] = scale
         for name, value in record.items():
             history.setdefault(name, []).append(value)
         if checkpoint_every and (epoch + 1) % checkpoint_every == 0:
-            _save_checkpoint(checkpoint_dir, state, epoch + 1, history)
+            _save_checkpoint(checkpoint_dir, state, epoch + 1, history, plateau)
         if bar is not None:
             bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()})
             bar.update(1)
         elif progress:
             print(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k}={v:.4g}" for k, v in record.items()))
         if patience is not None:
-            if monitor not in record:
-                raise ValueError(f"fit: cannot monitor {monitor!r}; available: {sorted(record)}")
-            if record[monitor] < best[0] - min_delta:
+            if record[_monitored(monitor, record)] < best[0] - min_delta:
                 best = (record[monitor], jax.tree_util.tree_map(jnp.copy, state.params)
                         if restore_best else None, epoch + 1)
                 bad_epochs = 0

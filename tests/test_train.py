@@ -215,3 +215,25 @@ def test_digits_mlp_reaches_95_percent_quickly():
                                y[train_idx], epochs=15, batch_size=32, key=jax.random.key(0), progress=False)
         scores = train.evaluate(model, trained, x[test_idx], y[test_idx], "softmax_cross_entropy")
     assert scores["accuracy"] >= 0.95
+
+
+def test_reduce_lr_on_plateau_scales_updates_without_recompiling(model, params, data):
+    from jaxnn import optim
+
+    x, y = data
+    rop = optim.reduce_on_plateau(factor=0.5, patience=1, min_delta=10.0)  # never "improves" after epoch 1
+    run(model, params, data, epochs=1, reduce_lr=rop, validation=(x, y))
+    traces = train.epoch_trace_count()
+    _, history = run(model, params, data, epochs=4, reduce_lr=rop, validation=(x, y))
+    assert history["lr_scale"] == [1.0, 0.5, 0.25, 0.125]
+    assert train.epoch_trace_count() == traces
+    # the scaled run equals plain Adam whose updates are scaled by hand the same way
+    state = train.init_state(jax.tree_util.tree_map(jnp.array, params), optim.scale_by_factor(OPTIMIZER),
+                             jax.random.key(1))
+    loss_fn = losses.get("softmax_cross_entropy")
+    for epoch, scale in enumerate([1.0, 0.5, 0.25, 0.125]):
+        state, _ = train.train_epoch(model, loss_fn, optim.scale_by_factor(OPTIMIZER), state, x, y,
+                                     batch_size=16, epoch=epoch)
+        state = state._replace(opt_state=optim.set_factor(state.opt_state, scale))  # applies from the next epoch
+    trained, _ = run(model, params, data, epochs=4, reduce_lr=rop, validation=(x, y))
+    assert_trees_close(trained, state.params, rtol=1e-12)
