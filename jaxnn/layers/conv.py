@@ -10,16 +10,17 @@ padding ``(lo, hi)``, writing ``xp`` for the padded input::
 
     y[n, o, co] = b[co] + sum_{k, ci} xp[n, o*s + k*d, ci] * W[k, ci, co]
 
-Backward (CS231n lecture 7 / assignment 2 derive the same three sums with loops)::
+Backward (CS231n assignment 2's ``conv_backward_naive`` computes the same three sums with loops)::
 
     dL/db[co]        = sum_{n, o} dy[n, o, co]
-    dL/dW[k, ci, co] = sum_{n, o} xp[n, o*s + k*d, ci] * dy[n, o, co]     (a correlation of x with dy)
-    dL/dx[n, i, ci]  = sum_{o, k : o*s + k*d = i + lo} dy[n, o, co] * W[k, ci, co]
-                                                                           (a transposed convolution)
+    dL/dW[k, ci, co] = sum_{n, o} xp[n, o*s + k*d, ci] * dy[n, o, co]   (correlate x with dy)
+    dL/dx[n, i, ci]  = sum_{o, k, co : o*s + k*d = i + lo} dy[n, o, co] * W[k, ci, co]
+                                                                        (transposed convolution)
 
 Each sum is itself one call of ``lax.conv_general_dilated``; the padding arithmetic is
 derived in `conv_input_grad` and `conv_kernel_grad`, following Dumoulin & Visin,
-"A guide to convolution arithmetic for deep learning" (2016), sections 2 and 4.
+"A guide to convolution arithmetic for deep learning" (2016): section 2 (padding and
+strides), section 4 (transposed convolution), section 5.1 (dilation).
 
 The window arithmetic helpers here (`as_tuple`, `resolve_padding`, `output_size`) are
 shared with the pooling layers.
@@ -30,6 +31,7 @@ from typing import Callable, Sequence, Union
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from jaxnn import initializers
@@ -45,17 +47,22 @@ SPATIAL_AXES = {1: ("L",), 2: ("H", "W")}
 # ----------------------------------------------------------------------------------------
 # Window arithmetic (shared with pool.py)
 # ----------------------------------------------------------------------------------------
+def is_non_negative_int(value) -> bool:
+    """True for Python/NumPy ints >= 0 (not bools, not floats)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
 def as_tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
     """``value`` as an ``n``-tuple of positive ints: ``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``."""
-    values = (value,) * n if isinstance(value, int) else tuple(value)
-    if len(values) != n or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise ValueError(f"{what} must be a positive int or a sequence of {n} positive ints, "
-                         f"got {value!r}")
-    return values
+    values = list(value) if isinstance(value, (tuple, list)) else [value] * n
+    if len(values) == n and all(is_non_negative_int(v) and v >= 1 for v in values):
+        return tuple(int(v) for v in values)
+    raise ValueError(f"{what} must be a positive int or a sequence of {n} positive ints, "
+                     f"got {value!r}")
 
 
 def effective_size(kernel_size: int, dilation: int) -> int:
-    """Extent of a dilated window: ``k_eff = d (k - 1) + 1`` (Dumoulin & Visin, sec. 5)."""
+    """Extent of a dilated window: ``k_eff = d (k - 1) + 1`` (Dumoulin & Visin, sec. 5.1)."""
     return dilation * (kernel_size - 1) + 1
 
 
@@ -85,15 +92,12 @@ def resolve_padding(padding: Padding, in_sizes: Sequence[int], windows: Sequence
             return ((0, 0),) * n
         if mode == "SAME":
             return tuple(same_padding(i, k, s) for i, k, s in zip(in_sizes, windows, strides))
-    elif isinstance(padding, int) and padding >= 0:
-        return ((padding, padding),) * n
-    else:
-        try:
-            pads = tuple((int(lo), int(hi)) for lo, hi in padding)
-        except (TypeError, ValueError):
-            pads = ()
-        if len(pads) == n and all(lo >= 0 and hi >= 0 for lo, hi in pads):
-            return pads
+    elif is_non_negative_int(padding):
+        return ((int(padding), int(padding)),) * n
+    elif isinstance(padding, (tuple, list)) and len(padding) == n and all(
+            isinstance(pair, (tuple, list)) and len(pair) == 2
+            and all(map(is_non_negative_int, pair)) for pair in padding):
+        return tuple((int(lo), int(hi)) for lo, hi in padding)
     raise ValueError(f"{what}: padding must be 'SAME', 'VALID', a non-negative int or "
                      f"{n} (lo, hi) pairs of non-negative ints, got {padding!r}")
 
@@ -101,7 +105,7 @@ def resolve_padding(padding: Padding, in_sizes: Sequence[int], windows: Sequence
 def output_size(in_size: int, window: int, stride: int, pad: tuple[int, int]) -> int:
     """Number of window positions: ``o = floor((n + lo + hi - k_eff) / s) + 1``.
 
-    (Dumoulin & Visin, relationship 6, with dilation folded into ``k_eff``.)  For "SAME"
+    (Dumoulin & Visin, sec. 2.4, with dilation folded into ``k_eff``.)  For "SAME"
     padding this equals ``ceil(n / s)``, for "VALID" ``floor((n - k_eff) / s) + 1``.
     The last ``(n + lo + hi - k_eff) mod s`` padded rows are never reached by a window.
     """
@@ -122,9 +126,10 @@ def window_output_shape(name: str, in_sizes: Sequence[int], windows: Sequence[in
 def check_input(name: str, shape: Shape, spatial_dims: int, channels: int | None,
                 batched: bool) -> None:
     """ValueError naming the expected channels-last layout when ``shape`` does not fit it."""
-    axes = ("N",) * batched + SPATIAL_AXES[spatial_dims] + ("C",)
+    axes = ("N",) * int(batched) + SPATIAL_AXES[spatial_dims] + ("C",)
     shape = tuple(shape)
-    ok = len(shape) == len(axes) and all(isinstance(s, int) and s >= 1 for s in shape)
+    sizes = shape[int(batched):]   # an empty batch is fine; empty spatial or channel axes are not
+    ok = len(shape) == len(axes) and all(map(is_non_negative_int, shape)) and min(sizes) >= 1
     if ok and channels is not None:
         ok = shape[-1] == channels
     if not ok:
@@ -173,8 +178,9 @@ def conv_input_grad(dy: Array, kernel: Array, in_sizes: Sequence[int], strides: 
        so ``pad_hi' = n + lo - (o - 1) s - 1 = k_eff - 1 - hi + r`` where
        ``r = (n + lo + hi - k_eff) mod s`` counts the leftover input rows no window reached:
        their gradient is zero and the extra padding produces exactly those zeros.
-    Either pad may be negative (when ``lo`` or ``hi`` exceed ``k_eff - 1``): the
-    convolution then crops, which is the gradient of padding that no tap ever read.
+    Either pad may be negative (``lo > k_eff - 1`` or ``hi > k_eff - 1 + r``): the
+    convolution then crops the dilated ``dy``, dropping contributions that would land on
+    padding, whose gradient is not wanted.
     """
     sp = _spatial_letters(dy.ndim - 2)
     window = [effective_size(k, d) for k, d in zip(kernel.shape[:-2], dilation)]
@@ -200,8 +206,8 @@ def conv_kernel_grad(x: Array, dy: Array, kernel_sizes: Sequence[int], strides: 
     kernel tap index ``k`` becomes the output position, so the roles of stride and
     dilation swap: ``dy`` is dilated by ``s`` (``rhs_dilation = s``) and the window moves
     ``d`` per tap (``window_strides = d``).  The padding is the forward's ``lo`` in front
-    and ``hi - r`` behind, dropping the ``r = (n + lo + hi - k_eff) mod s`` leftover rows
-    that no window reached; then the output has exactly ``k`` positions:
+    and ``hi - r`` behind (negative: a crop), dropping the ``r = (n + lo + hi - k_eff) mod s``
+    leftover rows that no window reached; then the output has exactly ``k`` positions:
     ``((n + lo + hi - r) - ((o-1)s + 1)) / d + 1 = (k_eff - 1) / d + 1 = k``.
     """
     sp = _spatial_letters(x.ndim - 2)

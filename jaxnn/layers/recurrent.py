@@ -32,6 +32,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
+from jaxnn.activations import sigmoid
 from jaxnn.layers.base import Array, Layer, describe, split_key
 
 LSTM_FORGET_BIAS = 1.0  # Jozefowicz et al. 2015: start with the forget gate open
@@ -39,17 +40,13 @@ LSTM_FORGET_BIAS = 1.0  # Jozefowicz et al. 2015: start with the forget gate ope
 
 # ----------------------------------------------------------------------------- helpers
 
-def sigmoid(a: Array) -> Array:
-    return jax.nn.sigmoid(a)
-
-
 def gate_split(a: Array, n_gates: int) -> list[Array]:
     """Split fused pre-activations ``(N, G*H)`` into ``G`` blocks of ``(N, H)``."""
     return jnp.split(a, n_gates, axis=-1)
 
 
 def clip_rows(g: Array, max_norm: float) -> Array:
-    """Rescale each row of ``g: (N, H)`` to L2 norm at most ``max_norm`` (rows below it are unchanged)."""
+    """Rescale each row of ``g: (N, H)`` to L2 norm at most ``max_norm``."""
     norm = jnp.linalg.norm(g, axis=-1, keepdims=True)
     return g * (max_norm / jnp.maximum(norm, max_norm))
 
@@ -294,8 +291,9 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         check_sequence(x, params["W_x"])
         return jnp.einsum("ntd,dg->tng", x, params["W_x"]) + params["b"]
 
-    def initial_state(xw):
-        return (jnp.zeros((xw.shape[1], hidden), xw.dtype),) * cell_fns.n_states
+    def initial_state(batch_size, dtype):
+        """h_0 = 0 (and c_0 = 0): a tuple of ``n_states`` arrays (N, H)."""
+        return (jnp.zeros((batch_size, hidden), dtype),) * cell_fns.n_states
 
     def forward(params, x):
         """Run the time loop; return time-major ``h_t: (T, N, H)`` and the per-step caches."""
@@ -305,7 +303,7 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
             state, cache = cell_fns.step(params, state, xw_t)
             return state, (state[0], cache)
 
-        _, (hs, caches) = lax.scan(body, initial_state(xw), xw)
+        _, (hs, caches) = lax.scan(body, initial_state(x.shape[0], xw.dtype), xw)
         return hs, caches
 
     def apply_fn(params, x, *, key=None, train=False):
@@ -313,11 +311,13 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         return jnp.swapaxes(hs, 0, 1) if return_sequences else hs[-1]
 
     def backward_fn(params, x, dy, *, key=None, train=False):
-        hs, caches = forward(params, x)
-        expected = jnp.swapaxes(hs, 0, 1).shape if return_sequences else hs[-1].shape
+        check_sequence(x, params["W_x"])
+        N, T, _ = x.shape
+        expected = (N, T, hidden) if return_sequences else (N, hidden)
         if dy.shape != expected:
             raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
                              f"got {tuple(dy.shape)}")
+        hs, caches = forward(params, x)
         # dL/dh_t coming straight from the output, time-major (T, N, H)
         if return_sequences:
             dh_out = jnp.swapaxes(dy, 0, 1)
@@ -335,7 +335,8 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
             grads = jax.tree_util.tree_map(jnp.add, grads, dgrads_t)
             return (dstate_prev, grads), dxw_t
 
-        zero_carry = (initial_state(hs), jax.tree_util.tree_map(jnp.zeros_like, recurrent))
+        zero_grads = jax.tree_util.tree_map(jnp.zeros_like, recurrent)
+        zero_carry = (initial_state(N, hs.dtype), zero_grads)
         (_, grads), dxw = lax.scan(body, zero_carry, (caches, dh_out), reverse=True)
         grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
         grads["b"] = dxw.sum((0, 1))
@@ -395,7 +396,8 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
 
     def apply_fn(params, x, *, key=None, train=False):
         if x.ndim != 3:
-            raise ValueError(f"bidirectional: expected inputs (N, T, D), got shape {tuple(x.shape)}")
+            raise ValueError(f"bidirectional: expected inputs (N, T, D), "
+                             f"got shape {tuple(x.shape)}")
         k_f, k_b = split_key(key, 2)
         y_f = layer_fwd.apply(params["forward"], x, key=k_f, train=train)
         y_b = layer_bwd.apply(params["backward"], time_reverse(x), key=k_b, train=train)

@@ -1,0 +1,220 @@
+"""Pooling layers on NHWC inputs: `max_pool`, `avg_pool`, `global_avg_pool`.
+
+Forward (CS231n "Convolutional Networks", pooling layer), per spatial axis with window
+``k``, stride ``s`` and padding ``(lo, hi)``; ``xp`` is the padded input::
+
+    max_pool:  y[n, o, c] = max_{k} xp[n, o*s + k, c]            (padding holds -inf)
+    avg_pool:  y[n, o, c] = (1 / count[o]) sum_{k} xp[n, o*s + k, c]   (padding holds 0)
+
+Backward, written as a sum over the ``kh * kw`` window offsets ``k``: the strided slice
+``xp[:, k::s][:o]`` holds, for every output at once, the element at offset ``k`` of its
+window, and its adjoint scatters a ``(N, H', W', C)`` gradient back to those positions
+(`window_offset_slice` / `window_offset_scatter`).  Overlapping windows (``s < k``)
+accumulate, and the padding's gradient is cropped away::
+
+    max_pool:  dxp[o*s + k] += dy[o]  if  k is the first offset (row-major) with xp[o*s+k] == y[o]
+    avg_pool:  dxp[o*s + k] += dy[o] / count[o]     for every offset k
+
+Ties in max pooling: JAX differentiates ``reduce_window`` max through
+``select_and_scatter_add`` with ``select = (>=)``, which keeps the first maximal element in
+row-major window order and sends it the whole gradient; we do the same (only the first
+tie gets ``dy``, the others 0).  The window arithmetic (`resolve_padding`, output sizes)
+is shared with `jaxnn.layers.conv`.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Sequence
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from jaxnn.layers.base import Array, Layer, describe
+from jaxnn.layers.conv import (Padding, Pads, as_tuple, check_input, resolve_padding,
+                               window_output_shape)
+
+
+# ----------------------------------------------------------------------------------------
+# Window geometry and the two adjoint helpers
+# ----------------------------------------------------------------------------------------
+def window_offset_slice(xp: Array, offset: Sequence[int], strides: Sequence[int],
+                        out_sizes: Sequence[int]) -> Array:
+    """``xp[n, o*s + offset, c]`` for every output position ``o``: (N, H', W', C).
+
+    xp: padded input (N, Hp, Wp, C).  A strided slice starting at ``offset``.
+    """
+    start = (0, *offset, 0)
+    limit = (xp.shape[0], *(k + (o - 1) * s + 1 for k, o, s in zip(offset, out_sizes, strides)),
+             xp.shape[-1])
+    return lax.slice(xp, start, limit, (1, *strides, 1))
+
+
+def window_offset_scatter(values: Array, offset: Sequence[int], strides: Sequence[int],
+                          padded_sizes: Sequence[int]) -> Array:
+    """Adjoint of `window_offset_slice`: ``out[n, o*s + offset, c] = values[n, o, c]``, 0 elsewhere.
+
+    values: (N, H', W', C) -> (N, Hp, Wp, C).  One ``lax.pad``: ``offset`` zeros in front,
+    ``s - 1`` zeros between entries (interior padding), the rest at the end.
+    """
+    config = [(0, 0, 0)]
+    for k, s, o, size in zip(offset, strides, values.shape[1:-1], padded_sizes):
+        config.append((k, size - k - (o - 1) * s - 1, s - 1))
+    config.append((0, 0, 0))
+    return lax.pad(values, jnp.zeros((), values.dtype), config)
+
+
+def crop_padding(xp: Array, pads: Pads) -> Array:
+    """Remove the ``(lo, hi)`` spatial padding: (N, Hp, Wp, C) -> (N, H, W, C)."""
+    (top, bottom), (left, right) = pads
+    return xp[:, top:xp.shape[1] - bottom, left:xp.shape[2] - right, :]
+
+
+def pad_input(x: Array, pads: Pads, value: float) -> Array:
+    """Pad the spatial axes of x: (N, H, W, C) -> (N, H + lo + hi, W + lo + hi, C)."""
+    return jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
+
+
+def window_counts(in_sizes: Sequence[int], windows: Sequence[int], strides: Sequence[int],
+                  pads: Pads, out_sizes: Sequence[int]) -> np.ndarray:
+    """Number of real (non-padding) inputs in each window: (H', W').
+
+    Per axis, window ``o`` covers padded positions ``[o s, o s + k)``, the real ones are
+    ``[lo, lo + n)``; the 2-D count is the outer product of the per-axis counts.
+    """
+    per_axis = []
+    for n, k, s, (lo, _), o in zip(in_sizes, windows, strides, pads, out_sizes):
+        starts = np.arange(o) * s
+        per_axis.append(np.minimum(starts + k, lo + n) - np.maximum(starts, lo))
+    return np.multiply.outer(*per_axis)
+
+
+def pool_geometry(name: str, x_shape, windows, strides, padding) -> tuple[Pads, tuple[int, ...]]:
+    """Validated ``(pads, out_sizes)`` of a 2-D pool on an (N, H, W, C) input."""
+    check_input(name, x_shape, 2, None, batched=True)
+    in_sizes = x_shape[1:-1]
+    pads = resolve_padding(padding, in_sizes, windows, strides, name)
+    return pads, window_output_shape(name, in_sizes, windows, strides, pads)
+
+
+def pool_arguments(name: str, window, stride, padding):
+    """Normalize ``window``/``stride`` (``stride=None`` means ``stride = window``)."""
+    windows = as_tuple(window, 2, f"{name} window")
+    strides = windows if stride is None else as_tuple(stride, 2, f"{name} stride")
+    resolve_padding(padding, (1, 1), windows, strides, name)  # validate early
+    return windows, strides
+
+
+def pool_init(name: str, windows, strides, padding):
+    """``init`` of a parameterless pool: (H, W, C) -> ((H', W', C), ())."""
+
+    @describe(name)
+    def init_fn(key, in_shape):
+        check_input(name, in_shape, 2, None, batched=False)
+        _, out_sizes = pool_geometry(name, (1, *in_shape), windows, strides, padding)
+        return (*out_sizes, in_shape[-1]), ()
+
+    return init_fn
+
+
+# ----------------------------------------------------------------------------------------
+# Max pooling
+# ----------------------------------------------------------------------------------------
+def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = None,
+             padding: Padding = "VALID") -> Layer:
+    """Max over ``window`` patches. x: (N, H, W, C) -> y: (N, H', W', C); no params.
+
+    ``window``/``stride``: int or ``(h, w)``; ``stride=None`` means non-overlapping windows
+    (``stride = window``).  ``padding``: ``"VALID"``, ``"SAME"`` (pads with -inf, so padding
+    is never the max), an int or ``((top, bottom), (left, right))``.
+
+    Backward: each ``dy[n, o, c]`` goes to the (first, in row-major order) position of the
+    maximum in window ``o``; overlapping windows accumulate (see module docstring).
+    """
+    windows, strides = pool_arguments("max_pool", window, stride, padding)
+
+    def forward(x, pads):
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, *windows, 1), (1, *strides, 1),
+                                 ((0, 0), *pads, (0, 0)))
+
+    def apply_fn(params, x, *, key=None, train=False):
+        pads, _ = pool_geometry("max_pool", x.shape, windows, strides, padding)
+        return forward(x, pads)
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        pads, out_sizes = pool_geometry("max_pool", x.shape, windows, strides, padding)
+        y = forward(x, pads)
+        xp = pad_input(x, pads, -jnp.inf)
+        dxp = jnp.zeros_like(xp)
+        routed = jnp.zeros(y.shape, bool)       # has this window's max been found yet?
+        for offset in itertools.product(*map(range, windows)):   # row-major window order
+            is_max = (window_offset_slice(xp, offset, strides, out_sizes) == y) & ~routed
+            routed = routed | is_max
+            dxp = dxp + window_offset_scatter(jnp.where(is_max, dy, 0), offset, strides,
+                                              xp.shape[1:-1])
+        return (), crop_padding(dxp, pads)
+
+    return Layer(pool_init("max_pool", windows, strides, padding), apply_fn, backward_fn)
+
+
+# ----------------------------------------------------------------------------------------
+# Average pooling
+# ----------------------------------------------------------------------------------------
+def avg_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = None,
+             padding: Padding = "VALID", count_include_pad: bool = True) -> Layer:
+    """Mean over ``window`` patches. x: (N, H, W, C) -> y: (N, H', W', C); no params.
+
+    Arguments as `max_pool`; padding holds zeros.  ``count_include_pad=True`` (the default
+    of ``flax.linen.avg_pool`` and ``torch.nn.functional.avg_pool2d``) divides every window
+    by ``kh * kw``, padded zeros included; ``False`` divides by the number of real inputs
+    in the window (``count[o]``, static, from `window_counts`).
+
+    Backward: ``dy[o] / count[o]`` is spread evenly over window ``o``; overlapping windows
+    accumulate (see module docstring).
+    """
+    windows, strides = pool_arguments("avg_pool", window, stride, padding)
+
+    def divisor(x, pads, out_sizes):
+        if count_include_pad:
+            return int(np.prod(windows))
+        counts = window_counts(x.shape[1:-1], windows, strides, pads, out_sizes)
+        return jnp.asarray(counts[None, :, :, None], x.dtype)
+
+    def apply_fn(params, x, *, key=None, train=False):
+        pads, out_sizes = pool_geometry("avg_pool", x.shape, windows, strides, padding)
+        sums = lax.reduce_window(x, 0.0, lax.add, (1, *windows, 1),
+                                 (1, *strides, 1), ((0, 0), *pads, (0, 0)))
+        return sums / divisor(x, pads, out_sizes)
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        pads, out_sizes = pool_geometry("avg_pool", x.shape, windows, strides, padding)
+        share = dy / divisor(x, pads, out_sizes)
+        padded_sizes = [n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)]
+        dxp = sum(window_offset_scatter(share, offset, strides, padded_sizes)
+                  for offset in itertools.product(*map(range, windows)))
+        return (), crop_padding(dxp, pads)
+
+    return Layer(pool_init("avg_pool", windows, strides, padding), apply_fn, backward_fn)
+
+
+def global_avg_pool() -> Layer:
+    """Mean over all spatial positions. x: (N, H, W, C) -> y: (N, C); no params.
+
+    ``y[n, c] = (1 / HW) sum_{h, w} x[n, h, w, c]``;  backward: ``dx[n, h, w, c] = dy[n, c] / HW``.
+    """
+
+    @describe("global_avg_pool")
+    def init_fn(key, in_shape):
+        check_input("global_avg_pool", in_shape, 2, None, batched=False)
+        return (in_shape[-1],), ()
+
+    def apply_fn(params, x, *, key=None, train=False):
+        check_input("global_avg_pool", x.shape, 2, None, batched=True)
+        return x.mean(axis=(1, 2))
+
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        check_input("global_avg_pool", x.shape, 2, None, batched=True)
+        _, height, width, _ = x.shape
+        return (), jnp.broadcast_to(dy[:, None, None, :] / (height * width), x.shape)
+
+    return Layer(init_fn, apply_fn, backward_fn)
