@@ -162,6 +162,12 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save(path: PathLike, tree: Any, metadata: Any = None) -> Path:
     """Save a pytree and JSON-serializable ``metadata`` to ``path``, atomically.
 
@@ -191,6 +197,7 @@ def save(path: PathLike, tree: Any, metadata: Any = None) -> Path:
             _write_npz(file, arrays)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp_name, 0o666 & ~_current_umask())  # mkstemp makes 0600; honour the umask
         os.replace(temp_name, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

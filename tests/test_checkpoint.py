@@ -216,3 +216,14 @@ def test_float64_saved_with_x64_loads_as_numpy_float64_without_x64(tmp_path):
         assert isinstance(tree["f"], jax.Array) and tree["f"].dtype == jnp.float32
     assert tree["v"].tobytes() == np.asarray(values).tobytes()
     assert Path(path).suffix == ".npz"
+
+
+def test_saved_file_permissions_follow_the_umask(tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = checkpoint.save(tmp_path / "perm.npz", {"w": np.zeros(2)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
