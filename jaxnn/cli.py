@@ -19,7 +19,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from jaxnn import checkpoint, datasets, losses, models, optim, train
+from jaxnn import checkpoint, datasets, losses, metrics, models, optim, train
 
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "nadam", "amsgrad", "lion")
 MODEL_FILE, HISTORY_FILE, CURVES_FILE = "model.npz", "history.json", "curves.png"
@@ -35,13 +35,28 @@ def _output_width(dataset) -> int:
     return 1 if dataset.task == "regression" or dataset.n_classes == 2 else dataset.n_classes
 
 
-def _targets(dataset, y):
-    """Regression and binary heads have one output column; multiclass takes integer labels."""
+def _targets(dataset, y, target_scaler=None):
+    """Regression and binary heads have one output column; multiclass takes integer labels.
+
+    Regression targets are standardized with the train split's mean and std (the network
+    learns unit-scale outputs; `_metrics_report` maps predictions back).
+    """
     if dataset.task == "regression":
-        return np.asarray(y, np.float32).reshape(-1, 1)
+        y = np.asarray(y, np.float32).reshape(-1, 1)
+        return y if target_scaler is None else np.asarray(datasets.standard_transform(target_scaler, y))
     if dataset.n_classes == 2:
         return np.asarray(y, np.float32).reshape(-1, 1)
     return y
+
+
+def _target_scaler(dataset, config=None):
+    """The train targets' standardizer (regression only), fitted or rebuilt from a config."""
+    if dataset.task != "regression":
+        return None
+    if config is not None:
+        return datasets.StandardState(np.asarray(config["target_mean"], np.float32),
+                                      np.asarray(config["target_std"], np.float32))
+    return datasets.standard_fit(np.asarray(dataset.train[1], np.float32).reshape(-1, 1))
 
 
 def _parse_hidden(text: str) -> list[int]:
@@ -61,9 +76,14 @@ def make_optimizer(name: str, learning_rate: float):
     return getattr(optim, name)(learning_rate)
 
 
-def _metrics_report(model, params, dataset, split: str) -> dict[str, float]:
+def _metrics_report(model, params, dataset, split: str, target_scaler=None) -> dict[str, float]:
+    """Test metrics; for regression in the targets' original units (MSE, R^2)."""
     x, y = getattr(dataset, split)
-    return train.evaluate(model, params, x, _targets(dataset, y), _task_head(dataset).loss)
+    if target_scaler is None:
+        return train.evaluate(model, params, x, _targets(dataset, y), _task_head(dataset).loss)
+    pred = datasets.standard_inverse(target_scaler, train.predict(model, params, x))
+    y = _targets(dataset, y)
+    return {"mse": float(metrics.mean_squared_error(y, pred)), "r2": float(metrics.r2_score(y, pred))}
 
 
 def _plot_curves(history: dict, path: Path) -> None:
@@ -102,22 +122,25 @@ def cmd_train(args) -> int:
     x_train, y_train = dataset.train
     _, params = model.init(init_key, x_train.shape[1:])
     head = _task_head(dataset)
+    scaler = _target_scaler(dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"jaxnn: training {args.activation} MLP {x_train.shape[1]}-{'-'.join(map(str, hidden))}-"
           f"{_output_width(dataset)} on {args.data} ({len(x_train)} train examples), "
           f"{args.optimizer} lr={args.lr}, {args.epochs} epochs")
     params, history = train.fit(
-        model, params, head.loss, optimizer, x_train, _targets(dataset, y_train),
+        model, params, head.loss, optimizer, x_train, _targets(dataset, y_train, scaler),
         epochs=args.epochs, batch_size=min(args.batch_size, len(x_train)), key=fit_key, grad=args.grad,
-        l2=args.l2, validation=(dataset.val[0], _targets(dataset, dataset.val[1])),
+        l2=args.l2, validation=(dataset.val[0], _targets(dataset, dataset.val[1], scaler)),
         patience=args.patience, checkpoint_dir=out if args.checkpoint_every else None,
         checkpoint_every=args.checkpoint_every, progress=not args.quiet)
-    scores = _metrics_report(model, params, dataset, "test")
+    scores = _metrics_report(model, params, dataset, "test", scaler)
     config = {"data": args.data, "hidden": hidden, "activation": args.activation, "dropout": args.dropout,
               "output_width": _output_width(dataset), "n_features": int(x_train.shape[1]),
               "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
               "batch_size": args.batch_size, "seed": args.seed, "grad": args.grad, "l2": args.l2}
+    if scaler is not None:
+        config.update(target_mean=np.asarray(scaler.mean).tolist(), target_std=np.asarray(scaler.std).tolist())
     checkpoint.save(out / MODEL_FILE, params, {"config": config, "test": scores})
     (out / HISTORY_FILE).write_text(json.dumps(history, indent=1))
     _plot_curves(history, out / CURVES_FILE)
@@ -135,7 +158,7 @@ def cmd_evaluate(args) -> int:
                          f"dataset {dataset.name!r} has {dataset.train[0].shape[1]}")
     model = models.mlp([*config["hidden"], config["output_width"]], activation=config["activation"],
                        dropout_rate=config["dropout"])
-    scores = _metrics_report(model, params, dataset, args.split)
+    scores = _metrics_report(model, params, dataset, args.split, _target_scaler(dataset, config))
     print(f"{args.split}: {_format(scores)}")
     return 0
 

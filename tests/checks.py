@@ -38,3 +38,52 @@ def assert_backward_matches_vjp(layer, params, x, *, key=None, train=False, seed
     assert_trees_close(dp, expected_dp, rtol=rtol, atol=atol, what="dparams")
     assert_trees_close(dx, expected_dx, rtol=rtol, atol=atol, what="dx")
     return dp, dx
+
+
+def gaussian(shape, seed, scale=1.0):
+    """Test data drawn with NumPy (each new shape drawn with jax.random costs an XLA compile)."""
+    return jnp.asarray(scale * np.random.default_rng(seed).standard_normal(shape))
+
+
+def gaussian_like(tree, seed, scale=1.0):
+    """A pytree of Gaussian arrays with the structure, shapes and dtypes of ``tree``."""
+    leaves, treedef = jax.tree_util.tree_flatten(tree)
+    return jax.tree_util.tree_unflatten(
+        treedef, [gaussian(leaf.shape, seed + i, scale).astype(leaf.dtype) for i, leaf in enumerate(leaves)])
+
+
+def build(layer, in_shape, seed=0, scale=1.0):
+    """``(out_shape, params)``: the structure `layer.init` makes (traced by `jax.eval_shape`,
+    not compiled) filled with Gaussian values, so biases are nonzero too."""
+    traced = {}
+
+    def init(key):
+        traced["out_shape"], params = layer.init(key, in_shape)
+        return params
+
+    structure = jax.eval_shape(init, jax.random.key(0))
+    return traced["out_shape"], gaussian_like(structure, seed, scale)
+
+
+def assert_backward_matches_vjp_jit(*cases, seed=0):
+    """`assert_backward_matches_vjp` for several ``(layer, params, x)`` compiled as one program.
+
+    Same comparison (hand-written backward vs ``jax.vjp`` of apply, rtol 1e-8) with a NumPy
+    ``dy``; compiling each small case separately would dominate the run time.
+    Returns every case's ``(dparams, dx)``.
+    """
+    dys = [gaussian(jax.eval_shape(layer.apply, p, x).shape, seed + i) for i, (layer, p, x) in enumerate(cases)]
+
+    @jax.jit
+    def vjp_and_backward(params, xs, dys):
+        results = []
+        for (layer, _, _), p, x, dy in zip(cases, params, xs, dys):
+            _, vjp = jax.vjp(lambda p_, x_, layer=layer: layer.apply(p_, x_), p, x)
+            results.append((vjp(dy), layer.backward(p, x, dy)))
+        return results
+
+    results = vjp_and_backward([c[1] for c in cases], [c[2] for c in cases], dys)
+    for i, (expected, actual) in enumerate(results):
+        assert_trees_close(actual[0], expected[0], what=f"case {i} dparams")
+        assert_trees_close(actual[1], expected[1], what=f"case {i} dx")
+    return [actual for _, actual in results]

@@ -9,53 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax import lax
 
-from checks import assert_backward_matches_vjp, assert_trees_close
+from checks import (assert_backward_matches_vjp, assert_backward_matches_vjp_jit, assert_trees_close, build,
+                    gaussian)
 from jaxnn import initializers
 from jaxnn.layers.conv import conv1d, conv2d, output_size, resolve_padding
-
-
-def gaussian(shape, seed):
-    """Test data drawn with NumPy (each new shape drawn with jax.random costs an XLA compile)."""
-    return jnp.asarray(np.random.default_rng(seed).standard_normal(shape))
-
-
-def build(layer, in_shape, seed=0):
-    """``(out_shape, params)``: `layer.init`'s structure (traced, not compiled), Gaussian values."""
-    traced = {}
-
-    def init(key):
-        traced["out_shape"], params = layer.init(key, in_shape)
-        return params
-
-    structure = jax.eval_shape(init, jax.random.key(0))
-    leaves, treedef = jax.tree_util.tree_flatten(structure)
-    values = [gaussian(leaf.shape, seed + i) for i, leaf in enumerate(leaves)]
-    return traced["out_shape"], jax.tree_util.tree_unflatten(treedef, values)
-
-
-def assert_backward_matches_vjp_jit(*cases, seed=100):
-    """`checks.assert_backward_matches_vjp` for several ``(layer, params, x)`` compiled at once.
-
-    Same comparison (hand-written backward vs ``jax.vjp`` of apply, rtol 1e-8) with a NumPy
-    ``dy``; all cases form one XLA program, since compiling each small convolution
-    separately is most of this file's run time.  Returns every case's ``(dparams, dx)``.
-    """
-    dys = [gaussian(jax.eval_shape(layer.apply, p, x).shape, seed + i)
-           for i, (layer, p, x) in enumerate(cases)]
-
-    @jax.jit
-    def vjp_and_backward(params, xs, dys):
-        results = []
-        for (layer, _, _), p, x, dy in zip(cases, params, xs, dys):
-            _, vjp = jax.vjp(layer.apply, p, x)
-            results.append((vjp(dy), layer.backward(p, x, dy)))
-        return results
-
-    results = vjp_and_backward([c[1] for c in cases], [c[2] for c in cases], dys)
-    for i, (expected, actual) in enumerate(results):
-        assert_trees_close(actual[0], expected[0], what=f"case {i} dparams")
-        assert_trees_close(actual[1], expected[1], what=f"case {i} dx")
-    return [actual for _, actual in results]
 
 
 def expected_size(n, k, s, pad, d):

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 from jax import lax
 
-from checks import assert_backward_matches_vjp
+from checks import assert_backward_matches_vjp, assert_backward_matches_vjp_jit, build, gaussian
 from jaxnn.layers.base import serial
 from jaxnn.layers.conv import conv2d
 from jaxnn.layers.pool import avg_pool, global_avg_pool, max_pool
-from test_conv import assert_backward_matches_vjp_jit, build, gaussian
 
 
 def integers(shape, seed, high=3):

@@ -7,7 +7,13 @@ from jaxnn.layers.dropout import dropout
 from jaxnn.layers.embedding import embedding, validate_ids
 from jaxnn.layers.normalization import layer_norm
 from jaxnn.layers.pool import avg_pool, global_avg_pool, max_pool
+from jaxnn.layers.recurrent import bidirectional, rnn, time_distributed
 from jaxnn.layers.reshape import flatten, reshape
 
-__all__ = ["Layer", "activation", "avg_pool", "conv1d", "conv2d", "dense", "describe", "dropout", "embedding", "flatten", "global_avg_pool", "layer_norm", "max_pool",
-           "maxout", "prelu", "reshape", "residual", "serial", "split_key", "validate_ids"]
+__all__ = [
+    "Layer", "describe", "serial", "residual", "split_key",
+    "dense", "activation", "prelu", "maxout", "dropout", "flatten", "reshape", "layer_norm",
+    "embedding", "validate_ids",
+    "conv1d", "conv2d", "max_pool", "avg_pool", "global_avg_pool",
+    "rnn", "bidirectional", "time_distributed",
+]
