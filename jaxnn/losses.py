@@ -20,6 +20,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxnn.activations import log_softmax, sigmoid, softmax
 
@@ -137,11 +138,12 @@ def binary_cross_entropy_grad(prob: Array, target: Array) -> Array:
 def sigmoid_binary_cross_entropy(logits: Array, target: Array) -> Array:
     """Binary cross-entropy on logits: ``mean(softplus(z) - t z)``, stable for any |z|.
 
-    Written ``max(z, 0) - t z + log1p(e^{-|z|})`` so no exponential overflows.
+    ``softplus(z) = logaddexp(0, z)`` never overflows.  (The common rewrite
+    ``max(z, 0) + log1p(e^{-|z|})`` is equal in value but its autodiff gradient at
+    z = 0 is wrong, because the kinks of max and |.| do not cancel there.)
     """
     _check_same_shape("sigmoid_binary_cross_entropy", logits, target)
-    z = logits
-    return jnp.mean(jnp.maximum(z, 0) - target * z + jnp.log1p(jnp.exp(-jnp.abs(z))))
+    return jnp.mean(jnp.logaddexp(0.0, logits) - target * logits)
 
 
 def sigmoid_binary_cross_entropy_grad(logits: Array, target: Array) -> Array:
@@ -160,8 +162,9 @@ def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
         if not jnp.issubdtype(target.dtype, jnp.integer):
             raise ValueError(f"{name}: labels of shape {target.shape} must be integers in [0, {n_classes}), "
                              f"got dtype {target.dtype}; pass one-hot targets of shape {scores.shape} for soft labels")
-        if not isinstance(target, jax.core.Tracer):
-            lo, hi = int(jnp.min(target)), int(jnp.max(target))
+        if not isinstance(target, jax.core.Tracer):  # concrete labels: check on the host
+            labels = np.asarray(target)
+            lo, hi = int(labels.min(initial=0)), int(labels.max(initial=0))
             if lo < 0 or hi >= n_classes:
                 raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got values in [{lo}, {hi}]")
         return jax.nn.one_hot(target, n_classes, dtype=scores.dtype)

@@ -23,6 +23,9 @@ from jaxnn.optim.first_order import (
     adagrad, adam, adamw, amsgrad, ema, lion, momentum, nadam, rmsprop, scale_by_adam,
     scale_by_amsgrad, scale_by_lion, scale_by_rms, scale_by_rss, sgd, trace,
 )
+from jaxnn.optim.line_search import LineSearchResult, backtracking, strong_wolfe
+from jaxnn.optim.lr_finder import LRFinderResult, exponential_sweep, lr_finder, steepest_descent_lr
+from jaxnn.optim.solvers import METHODS, MinimizeResult, minimize
 from jaxnn.optim.schedules import (
     ReduceOnPlateau, ReduceOnPlateauState, constant, cosine_decay, exponential_decay, one_cycle,
     reduce_on_plateau, step_decay, warmup_cosine,
@@ -43,4 +46,8 @@ __all__ = [
     # schedules
     "constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine",
     "one_cycle", "reduce_on_plateau", "ReduceOnPlateau", "ReduceOnPlateauState",
+    # full-batch solvers and line searches
+    "minimize", "MinimizeResult", "METHODS", "strong_wolfe", "backtracking", "LineSearchResult",
+    # learning-rate range test
+    "lr_finder", "LRFinderResult", "exponential_sweep", "steepest_descent_lr",
 ]
