@@ -23,14 +23,14 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, Mapping, NamedTuple, Sequence
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxnn import backprop, losses, metrics as metrics_lib, optim
+from jaxnn import backprop, checkpoint, losses, metrics as metrics_lib, optim
 from jaxnn.layers import Layer
 
 Array = jax.Array
@@ -91,6 +91,7 @@ def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: flo
     step = _step_fn(model, loss, optimizer, grad, l2)
 
     def epoch(state: TrainState, x: Array, y: Array, epoch_index: Array):
+        """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
         _TRACES["epoch"] += 1
         n_batches = x.shape[0] // batch_size
         epoch_key = jax.random.fold_in(state.key, epoch_index)
@@ -235,27 +236,26 @@ _with_lr_factor = functools.lru_cache(maxsize=64)(optim.scale_by_factor)
 
 
 def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: dict, plateau) -> None:
-    from jaxnn import checkpoint
-
-    tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step,
-            "key": jax.random.key_data(state.key)}
+    tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step, "key": state.key}
     meta = {"epoch": epoch, "history": history, "reduce_lr": None if plateau is None else list(plateau)}
     checkpoint.save(directory / TRAIN_STATE_FILE, tree, meta)
 
 
-def _load_checkpoint(directory: Path, template: TrainState):
-    from jaxnn import checkpoint
+def _shaped_like(template, loaded):
+    """``loaded``'s leaves in ``template``'s tree structure (e.g. optax's state classes)."""
+    leaves = [jnp.asarray(leaf) for leaf in jax.tree_util.tree_leaves(loaded)]
+    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
 
+
+def _load_checkpoint(directory: Path, template: TrainState):
     tree, meta = checkpoint.load(directory / TRAIN_STATE_FILE)
-    restore = lambda like, got: jax.tree_util.tree_unflatten(  # noqa: E731
-        jax.tree_util.tree_structure(like), [jnp.asarray(a) for a in jax.tree_util.tree_leaves(got)])
     try:
-        params = restore(template.params, tree["params"])
-        opt_state = restore(template.opt_state, tree["opt_state"])
+        state = TrainState(_shaped_like(template.params, tree["params"]),
+                           _shaped_like(template.opt_state, tree["opt_state"]),
+                           jnp.asarray(tree["step"], jnp.int32), tree["key"])
     except (ValueError, TypeError, KeyError) as error:
         raise ValueError(f"checkpoint in {directory} does not match this model/optimizer: {error}") from error
-    key = jax.random.wrap_key_data(jnp.asarray(tree["key"]))
-    return TrainState(params, opt_state, jnp.asarray(tree["step"], jnp.int32), key), meta
+    return state, meta
 
 
 def _monitored(monitor: str, record: dict) -> str:
