@@ -28,11 +28,18 @@ def test_binary_and_regression_heads(tmp_path, capsys):
     assert cli.main(["train", "--data", "breast_cancer", "--hidden", "4", "--epochs", "2", "--out",
                      str(tmp_path / "b"), "--quiet", "--grad", "backprop"]) == 0
     assert "accuracy=" in capsys.readouterr().out
-    assert cli.main(["train", "--data", "diabetes", "--hidden", "16", "--epochs", "40", "--lr", "1e-2",
+    assert cli.main(["train", "--data", "diabetes", "--hidden", "8", "--epochs", "60", "--lr", "3e-3",
                      "--batch-size", "32", "--out", str(tmp_path / "r"), "--quiet"]) == 0
     test_line = capsys.readouterr().out.splitlines()[-2]
     r2 = float(test_line.split("r2=")[1])
-    assert r2 > 0.3  # targets are standardized for training; metrics are in the original units
+    # Oracle: ordinary least squares on the same split (R^2 about 0.34 there).  Trained on raw
+    # targets (25..346) the MLP scores far below zero; standardized, it gets close to OLS.
+    from sklearn.linear_model import LinearRegression
+
+    from jaxnn import datasets
+
+    data = datasets.load("diabetes")
+    assert r2 > 0.75 * LinearRegression().fit(*data.train).score(*data.test)
     assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "r" / cli.MODEL_FILE)]) == 0
     assert capsys.readouterr().out.strip() == test_line
 

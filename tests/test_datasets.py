@@ -2,6 +2,7 @@
 import gzip
 import hashlib
 import sys
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from jaxnn import datasets
+from jaxnn.datasets import idx
 
 sk_datasets = pytest.importorskip("sklearn.datasets")
 sk_preprocessing = pytest.importorskip("sklearn.preprocessing")
@@ -332,7 +334,7 @@ def fake_mnist(directory, n_train=12, n_test=5, seed=0):
 def fake_checksums(monkeypatch):
     """Patch the official checksum table; return a setter for one kind."""
     table = {kind: dict(files) for kind, files in datasets.MNIST_SHA256.items()}
-    monkeypatch.setattr(datasets, "MNIST_SHA256", table)
+    monkeypatch.setattr(idx, "MNIST_SHA256", table)      # read in jaxnn.datasets.idx
     return table.__setitem__
 
 
@@ -363,7 +365,7 @@ def test_load_mnist_directory_resolution(tmp_path, monkeypatch, fake_checksums):
     monkeypatch.delenv("JAXNN_DATA_DIR")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert datasets.mnist_directory("mnist") == tmp_path / "home" / ".cache" / "jaxnn" / "mnist"
-    assert datasets.mnist_directory("mnist", "elsewhere") == datasets.Path("elsewhere")
+    assert datasets.mnist_directory("mnist", "elsewhere") == Path("elsewhere")
 
 
 def test_missing_files_error_says_which_where_and_how(tmp_path):
