@@ -63,11 +63,12 @@ def d_leaky_relu(z: Array, alpha: float = 0.01) -> Array:
 
 def elu(z: Array, alpha: float = 1.0) -> Array:
     """a = z for z > 0, alpha (e^z - 1) otherwise (Clevert et al. 2016)."""
-    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.minimum(z, 0)))
+    # where(), not minimum(): autodiff of minimum splits the gradient at the tie z = 0
+    return jnp.where(z > 0, z, alpha * jnp.expm1(jnp.where(z > 0, 0.0, z)))
 
 
 def d_elu(z: Array, alpha: float = 1.0) -> Array:
-    return jnp.where(z > 0, 1.0, alpha * jnp.exp(jnp.minimum(z, 0))).astype(z.dtype)
+    return jnp.where(z > 0, 1.0, alpha * jnp.exp(jnp.where(z > 0, 0.0, z))).astype(z.dtype)
 
 
 _SELU_ALPHA = 1.6732632423543772848170429916717

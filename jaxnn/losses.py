@@ -61,8 +61,9 @@ def mae(pred: Array, target: Array) -> Array:
 
 
 def mae_grad(pred: Array, target: Array) -> Array:
-    """``sign(y - t) / size`` (0 where y = t, as autodiff of |.|)."""
-    return jnp.sign(pred - target) / pred.size
+    """``sign(y - t) / size``, with +1 where y = t: the subgradient JAX's autodiff of |.|
+    picks at 0 (PyTorch's L1Loss picks 0 there)."""
+    return jnp.where(pred >= target, 1.0, -1.0) / pred.size
 
 
 def huber(pred: Array, target: Array, delta: float = 1.0) -> Array:
@@ -172,19 +173,22 @@ def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
                      f"{scores.shape}, got {target.shape}")
 
 
+def _floor_at_eps(prob: Array) -> Array:
+    # where(), not clip(): clip's autodiff halves the gradient at a tie with its bound, and a
+    # saturated softmax gives p = 1.0 exactly.
+    return jnp.where(prob >= PROBABILITY_EPS, prob, PROBABILITY_EPS)
+
+
 def cross_entropy(prob: Array, target: Array) -> Array:
-    """``-1/N sum_n sum_k t_nk log p_nk`` on probabilities (clipped to [eps, 1]); labels or one-hot."""
+    """``-1/N sum_n sum_k t_nk log p_nk`` on probabilities floored at eps; labels or one-hot."""
     t = _as_one_hot("cross_entropy", prob, target)
-    p = jnp.clip(prob, PROBABILITY_EPS, 1.0)
-    return -jnp.sum(t * jnp.log(p)) / math.prod(prob.shape[:-1])
+    return -jnp.sum(t * jnp.log(_floor_at_eps(prob))) / math.prod(prob.shape[:-1])
 
 
 def cross_entropy_grad(prob: Array, target: Array) -> Array:
-    """``-t / p / N`` where p >= eps, 0 where the clip is active."""
+    """``-t / p / N`` where p >= eps, 0 where the floor is active."""
     t = _as_one_hot("cross_entropy", prob, target)
-    p = jnp.clip(prob, PROBABILITY_EPS, 1.0)
-    inside = (prob >= PROBABILITY_EPS) & (prob <= 1.0)
-    return jnp.where(inside, -t / p, 0.0) / math.prod(prob.shape[:-1])
+    return jnp.where(prob >= PROBABILITY_EPS, -t / _floor_at_eps(prob), 0.0) / math.prod(prob.shape[:-1])
 
 
 def softmax_cross_entropy(logits: Array, target: Array) -> Array:

@@ -5,6 +5,8 @@ is their ``W`` transposed, of shape ``(fan_in, units)``.
 """
 from __future__ import annotations
 
+import jax
+
 from jaxnn import initializers
 from jaxnn.layers.base import Layer, describe
 
@@ -29,9 +31,10 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
             raise ValueError(f"dense expects inputs of shape (N, ..., features), got in_shape {tuple(in_shape)} "
                              "without the batch axis")
         fan_in = in_shape[-1]
-        params = {"W": kernel_init(key, (fan_in, units))}
+        kernel_key, bias_key = jax.random.split(key)
+        params = {"W": kernel_init(kernel_key, (fan_in, units))}
         if use_bias:
-            params["b"] = bias_init(key, (units,))
+            params["b"] = bias_init(bias_key, (units,))
         return (*in_shape[:-1], units), params
 
     def check(params, x):
