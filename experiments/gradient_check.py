@@ -178,10 +178,10 @@ def main() -> list[tuple[str, dict]]:
         print(f"| {name} | {r['vs jax.grad']:.1e} | {r['backprop vs FD']:.1e} | {r['jax.grad vs FD']:.1e} "
               f"| {torch_cell} |")
     print(f"\nFD: central differences, eps = 1e-6, {FD_CHECKS} random coordinates per parameter. "
-          "An FD error well above 1e-8 comes from a coordinate whose gradient is tiny (|g| ~ 1e-7): "
-          "the difference quotient's absolute error (~1e-11) divided by |g|. Both analytic "
-          "gradients show the same FD error there, and agree with each other and with PyTorch "
-          f"to round-off. ({time.perf_counter() - start:.1f} s)")
+          "Relative error |g - g_fd| / max(|g|, |g_fd|, 1e-6 max|g_leaf|): the finite difference's "
+          "own truncation and rounding error (~1e-11 absolute) sets the FD columns' level, the same "
+          "for both analytic gradients, which agree with each other and with PyTorch to round-off. "
+          f"({time.perf_counter() - start:.1f} s)")
     worst_exact = max(max(r["vs jax.grad"], r["value"]) for _, r in rows)
     worst_fd = max(r["backprop vs FD"] for _, r in rows)
     worst_torch = max((r["vs PyTorch"] for _, r in rows if r["vs PyTorch"] is not None), default=0.0)
