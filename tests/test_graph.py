@@ -228,19 +228,8 @@ def test_two_layer_mlp_of_values_matches_jax_grad():
 # ---- random expression trees (hypothesis) --------------------------------------------------
 
 N_INPUTS = 3
-UNARY_TREE_OPS = {
-    "neg": (operator.neg, operator.neg),
-    "tanh": (Value.tanh, jnp.tanh),
-    "exp": (Value.exp, jnp.exp),
-    "log": (Value.log, jnp.log),
-    "relu": (Value.relu, jax.nn.relu),
-    "sigmoid": (Value.sigmoid, jax.nn.sigmoid),
-    "square": (lambda a: a ** 2, lambda a: a ** 2),
-    "sqrt": (lambda a: a ** 0.5, lambda a: a ** 0.5),
-    "inverse": (lambda a: a ** -1, lambda a: a ** -1),
-    "rsub": (lambda a: 1.5 - a, lambda a: 1.5 - a),
-    "rmul": (lambda a: 0.5 * a, lambda a: 0.5 * a),
-}
+UNARY_TREE_OPS = {name: UNARY_CASES[name] for name in
+                  ("neg", "tanh", "exp", "log", "relu", "sigmoid", "square", "sqrt", "inverse", "rsub", "rmul")}
 BINARY_TREE_OPS = ("+", "-", "*", "/")
 _BINARY_FNS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv}
 
