@@ -154,6 +154,17 @@ def sigmoid_binary_cross_entropy_grad(logits: Array, target: Array) -> Array:
 
 # --- multiclass classification -------------------------------------------------------------
 
+def check_labels(name: str, labels, n_classes: int) -> None:
+    """Raise ValueError unless concrete integer ``labels`` all lie in ``[0, n_classes)``."""
+    labels = np.asarray(labels)
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{name}: labels must be integers in [0, {n_classes}), got dtype {labels.dtype}; "
+                         f"pass one-hot targets for soft labels")
+    lo, hi = int(labels.min(initial=0)), int(labels.max(initial=0))
+    if lo < 0 or hi >= n_classes:
+        raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got values in [{lo}, {hi}]")
+
+
 def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
     """Integer labels (N,) -> one-hot (N, C); one-hot/soft targets (N, C) pass through."""
     n_classes = scores.shape[-1]
@@ -164,10 +175,7 @@ def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
             raise ValueError(f"{name}: labels of shape {target.shape} must be integers in [0, {n_classes}), "
                              f"got dtype {target.dtype}; pass one-hot targets of shape {scores.shape} for soft labels")
         if not isinstance(target, jax.core.Tracer):  # concrete labels: check on the host
-            labels = np.asarray(target)
-            lo, hi = int(labels.min(initial=0)), int(labels.max(initial=0))
-            if lo < 0 or hi >= n_classes:
-                raise ValueError(f"{name}: labels must lie in [0, {n_classes}), got values in [{lo}, {hi}]")
+            check_labels(name, target, n_classes)
         return jax.nn.one_hot(target, n_classes, dtype=scores.dtype)
     raise ValueError(f"{name}: targets must be integer labels of shape {scores.shape[:-1]} or one-hot of shape "
                      f"{scores.shape}, got {target.shape}")

@@ -54,6 +54,15 @@ def init_state(params, optimizer: optax.GradientTransformation, key: Array) -> T
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_init_state(optimizer):
+    """`init_state` as one compiled call; its params are new buffers (safe to donate)."""
+    return jax.jit(lambda params, key: init_state(params, optimizer, key))
+
+
+_copy_tree = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))  # one dispatch, new buffers
+
+
 # --- one step, one epoch -------------------------------------------------------------------
 
 def _all_finite(tree) -> Array:
@@ -215,8 +224,12 @@ def _check_data(model: Layer, params, loss_fn: losses.Loss, x, y, what: str) -> 
         raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
     if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
         raise ValueError(f"{what}: y contains NaN or inf")
-    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, x[:1])  # layers name shape errors
-    loss_fn.value(jnp.zeros((y.shape[0], *out.shape[1:]), out.dtype), y)  # labels: dtype, range
+    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)  # layers name shape errors
+    predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
+    jax.eval_shape(loss_fn.value, predictions, y)  # the loss names target shape/dtype errors
+    if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:
+        losses.check_labels(what, y, out.shape[-1])
 
 
 # --- fit ----------------------------------------------------------------------------------
@@ -320,8 +333,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     if reduce_lr is not None:
         optimizer = _with_lr_factor(optimizer)
     plateau = reduce_lr.init() if reduce_lr is not None else None
-    params = jax.tree_util.tree_map(jnp.array, params)  # a copy: the epoch donates its buffers
-    state = init_state(params, optimizer, key)
+    state = _compiled_init_state(optimizer)(params, key)  # copies params: the epoch donates them
     history: dict[str, list] = {"epoch": [], "loss": [], "time": []}
     first_epoch = 0
     if resume and checkpoint_dir is not None and (checkpoint_dir / TRAIN_STATE_FILE).exists():
@@ -334,14 +346,15 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     bad_epochs = 0
     bar = _progress(epochs - first_epoch, progress)
     for epoch in range(first_epoch, epochs):
-        last_finite_params = jax.tree_util.tree_map(jnp.copy, state.params)  # the epoch donates state
+        last_finite_params = _copy_tree(state.params)  # the epoch donates state
         start = time.perf_counter()
         state, result = train_epoch(model, loss_fn, optimizer, state, x, y, batch_size=batch_size,
                                     epoch=epoch, grad=grad, l2=l2)
-        record = {"loss": float(result.loss)}  # the one host sync of the epoch
+        mean_loss, finite = jax.device_get((result.loss, result.finite))  # the one host sync of the epoch
+        record = {"loss": float(mean_loss)}
         history["time"].append(time.perf_counter() - start)
         history["epoch"].append(epoch + 1)
-        if not bool(result.finite):
+        if not finite:
             history["loss"].append(record["loss"])
             history["nan_epoch"] = epoch + 1
             message = (f"fit: the loss became NaN or inf in epoch {epoch + 1}; stopped, returning the "

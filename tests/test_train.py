@@ -128,7 +128,7 @@ def test_train_step_is_one_optimizer_step(model, params, data):
 def test_early_stopping_restores_the_best_params(model, params, data):
     x, y = data
     # A rate so large the validation loss gets worse quickly: stops and restores the best.
-    trained, history = train.fit(model, params, "softmax_cross_entropy", optax.sgd(3.0), x, y, epochs=30,
+    trained, history = train.fit(model, params, "softmax_cross_entropy", optax.sgd(10.0), x, y, epochs=30,
                                  batch_size=16, key=jax.random.key(1), validation=(x, y), patience=2,
                                  progress=False)
     best = history["best_epoch"]
