@@ -109,9 +109,9 @@ def d_gelu(z: Array, approximate: bool = False) -> Array:
 
 
 def sigmoid(z: Array) -> Array:
-    """a = 1 / (1 + e^-z), computed from e^-|z| so nothing overflows."""
-    e = jnp.exp(-jnp.abs(z))
-    return jnp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    """a = 1 / (1 + e^-z), via XLA's logistic op, which never overflows (for z << 0 it
+    does not form e^-z).  A where/abs/exp form is as stable but ~30% slower in an LSTM."""
+    return jax.lax.logistic(z)
 
 
 def d_sigmoid(z: Array) -> Array:

@@ -1,7 +1,16 @@
-"""Model builders and inspection: `mlp`, `count_params`, `summary`.
+"""Model builders and inspection.
 
-A model is just a `Layer` (usually a `serial`), so everything that takes a layer takes a
-model, and its params are a plain pytree.
+Builders (each returns a `Layer`, usually a `serial`, so everything that takes a layer
+takes a model, and its params are a plain pytree), after lecture 000's architectures:
+
+* `mlp`: fully connected network for tabular data;
+* `cnn`: conv-activation-pool blocks then a dense head, for images;
+* `rnn_classifier`, `rnn_regressor`: (stacked) recurrent layers then a dense head, for sequences;
+* `autoencoder`, `conv_autoencoder`: encoder and mirrored decoder, with `encode`, `decode`,
+  a denoising mode (``noise_std``), and `anomaly_scores` / `anomaly_threshold` for anomaly
+  detection by reconstruction error.
+
+Inspection: `count_params`, `mlp_param_count` (lecture 004's formula), `summary`.
 """
 from __future__ import annotations
 
@@ -9,14 +18,20 @@ import math
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 
 from jaxnn import initializers
-from jaxnn.layers import Layer, dense, dropout, serial
+from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, flatten, gaussian_noise, max_pool,
+                          reshape, rnn, serial)
 from jaxnn.layers import activation as activation_layer
+from jaxnn.layers import bidirectional as bidirectional_layer
+from jaxnn.layers.upsample import upsample
 
 # He init keeps ReLU-family activations' variance (He et al. 2015), LeCun init is what
 # SELU's self-normalization assumes, Glorot suits the symmetric saturating ones.
 _HE_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "swish", "silu"}
+_IDENTITY = ("identity", "linear")
+POOLS = {"max": max_pool, "avg": avg_pool}
 
 
 def default_kernel_init(activation_name: str):
@@ -27,6 +42,58 @@ def default_kernel_init(activation_name: str):
         return initializers.lecun_normal
     return initializers.glorot_uniform
 
+
+def _positive_ints(values, what: str, allow_empty: bool = False) -> list[int]:
+    """``values`` as a list of positive ints, or ValueError naming ``what``."""
+    values = [values] if isinstance(values, int) and not isinstance(values, bool) else list(values)
+    if (not values and not allow_empty) or any(
+            not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
+        raise ValueError(f"{what} must be a {'' if allow_empty else 'non-empty '}list of positive ints, "
+                         f"got {values!r}")
+    return values
+
+
+def _check_rate(rate: float, what: str) -> None:
+    if not 0.0 <= rate < 1.0:
+        raise ValueError(f"{what}: dropout_rate must be in [0, 1), got {rate}")
+
+
+def _output_layers(units: int, output_activation: str, hidden_init) -> list[Layer]:
+    """``dense(units)`` and, unless it is the identity, the output activation.
+
+    A linear output layer is Glorot-initialized; one followed by a nonlinearity gets ``hidden_init``.
+    """
+    linear = output_activation in _IDENTITY
+    stack = [dense(units, kernel_init=initializers.glorot_uniform if linear else hidden_init)]
+    if not linear:
+        stack.append(activation_layer(output_activation))
+    return stack
+
+
+def _dense_stack(widths: Sequence[int], activation: str, dropout_rate: float, init) -> list[Layer]:
+    """``dense(w), act, [dropout]`` for each hidden width ``w``."""
+    stack = []
+    for width in widths:
+        stack += [dense(width, kernel_init=init), activation_layer(activation)]
+        if dropout_rate:
+            stack.append(dropout(dropout_rate))
+    return stack
+
+
+def _expecting(model: Layer, in_shape: tuple[int, ...], what: str, layout: str) -> Layer:
+    """``model`` whose ``init`` first checks ``in_shape`` (ValueError naming ``layout``)."""
+
+    @describe(model.name, model.children)
+    def init_fn(key, got_shape):
+        if tuple(got_shape) != in_shape:
+            raise ValueError(f"{what} was built for inputs {layout} = (N, {', '.join(map(str, in_shape))}), "
+                             f"got in_shape {tuple(got_shape)} (without the batch axis)")
+        return model.init(key, got_shape)
+
+    return Layer(init_fn, model.apply, model.backward)
+
+
+# ----------------------------------------------------------------------------- MLP
 
 def mlp(sizes: Sequence[int], activation: str = "relu", output_activation: str = "identity", *,
         dropout_rate: float = 0.0, kernel_init=None) -> Layer:
@@ -41,17 +108,245 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output_activation: str =
         raise ValueError(f"mlp: sizes must be a non-empty list of positive ints (hidden widths..., output), "
                          f"got {sizes!r}")
     init = kernel_init if kernel_init is not None else default_kernel_init(activation)
+    return serial(*_dense_stack(sizes[:-1], activation, dropout_rate, init),
+                  *_output_layers(sizes[-1], output_activation, init))
+
+
+# ----------------------------------------------------------------------------- CNN
+
+def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
+        image_shape: Sequence[int] | None = None, kernel_size: int | Sequence[int] = 3,
+        pool: int | None = 2, pool_type: str = "max", dense_sizes: Sequence[int] = (128,),
+        activation: str = "relu", output_activation: str = "identity", dropout_rate: float = 0.0,
+        padding: str = "SAME", kernel_init=None) -> Layer:
+    """Convolutional network: conv-activation-pool blocks, then a dense head (LeCun et al. 1998).
+
+    ::
+
+        [reshape(image_shape)]                               (N, H*W*C) -> (N, H, W, C)
+        for f in conv_features:  conv2d(f, kernel_size, padding), act, [pool]
+        flatten                                              (N, H', W', F) -> (N, H' W' F)
+        for w in dense_sizes:    dense(w), act, [dropout]
+        dense(n_outputs), [output_act]                       -> (N, n_outputs)
+
+    Inputs are NHWC.  ``image_shape=(H, W, C)`` puts a ``reshape`` first, so the model also
+    takes flattened images ``(N, H*W*C)`` as `jaxnn.datasets.load` gives them.
+    ``pool``: window and stride of a ``pool_type`` (``"max"`` or ``"avg"``) pooling after each
+    conv, ``None`` for none; with ``padding="SAME"`` each block divides H and W by ``pool``
+    (rounding down).  The outputs are logits (``output_activation="identity"``): train with
+    ``softmax_cross_entropy``.  ``kernel_init=None`` picks `default_kernel_init` for the
+    activation (He for ReLU) for the convolutions and hidden dense layers.
+    """
+    conv_features = _positive_ints(conv_features, "cnn: conv_features", allow_empty=True)
+    dense_sizes = _positive_ints(dense_sizes, "cnn: dense_sizes", allow_empty=True)
+    (n_outputs,) = _positive_ints(n_outputs, "cnn: n_outputs")
+    if pool_type not in POOLS:
+        raise ValueError(f"cnn: pool_type must be one of {sorted(POOLS)}, got {pool_type!r}")
+    _check_rate(dropout_rate, "cnn")
+    init = kernel_init if kernel_init is not None else default_kernel_init(activation)
+    stack = [] if image_shape is None else [reshape(tuple(image_shape))]
+    for features in conv_features:
+        stack += [conv2d(features, kernel_size, padding=padding, kernel_init=init), activation_layer(activation)]
+        if pool is not None:
+            stack.append(POOLS[pool_type](pool))
+    stack.append(flatten())
+    stack += _dense_stack(dense_sizes, activation, dropout_rate, init)
+    return serial(*stack, *_output_layers(n_outputs, output_activation, init))
+
+
+# ----------------------------------------------------------------------------- RNN
+
+def _recurrent_model(what: str, hidden, n_outputs: int, cell: str, dense_sizes, activation: str,
+                     output_activation: str, dropout_rate: float, bidirectional: bool,
+                     clip_grad_norm: float | None) -> Layer:
+    """Stacked ``rnn`` layers (all but the last return sequences), then a dense head."""
+    widths = _positive_ints(hidden, f"{what}: hidden")
+    dense_sizes = _positive_ints(dense_sizes, f"{what}: dense_sizes", allow_empty=True)
+    (n_outputs,) = _positive_ints(n_outputs, f"{what}: n_outputs")
+    _check_rate(dropout_rate, what)
     stack = []
-    for width in sizes[:-1]:
-        stack += [dense(width, kernel_init=init), activation_layer(activation)]
+    for i, width in enumerate(widths):
+        layer = rnn(width, cell=cell, return_sequences=i < len(widths) - 1, clip_grad_norm=clip_grad_norm)
+        stack.append(bidirectional_layer(layer) if bidirectional else layer)
         if dropout_rate:
             stack.append(dropout(dropout_rate))
-    stack.append(dense(sizes[-1], kernel_init=init if output_activation != "identity" else
-                       initializers.glorot_uniform))
-    if output_activation not in ("identity", "linear"):
-        stack.append(activation_layer(output_activation))
-    return serial(*stack)
+    init = default_kernel_init(activation)
+    stack += _dense_stack(dense_sizes, activation, dropout_rate, init)
+    return serial(*stack, *_output_layers(n_outputs, output_activation, init))
 
+
+def rnn_classifier(hidden: int | Sequence[int], n_classes: int, cell: str = "lstm", *,
+                   dense_sizes: Sequence[int] = (), activation: str = "relu", dropout_rate: float = 0.0,
+                   bidirectional: bool = False, clip_grad_norm: float | None = None) -> Layer:
+    """Sequence classifier: x: (N, T, D) -> logits (N, n_classes).
+
+    ``hidden``: the width ``H`` of one ``rnn`` layer, or a list of widths for a stack in
+    which every layer but the last returns its whole sequence ``(N, T, H)`` to the next one;
+    the last returns ``h_T``.  ``cell``: ``"tanh"``, ``"lstm"`` or ``"gru"`` (see
+    `jaxnn.layers.recurrent.rnn`).  ``bidirectional`` reads each layer both ways and
+    concatenates (width ``2H``).  Then ``dense(w), act, [dropout]`` per ``dense_sizes`` and
+    ``dense(n_classes)``: logits, to train with ``softmax_cross_entropy``.  ``dropout_rate``
+    also drops after each recurrent layer.  ``clip_grad_norm`` is passed to every ``rnn``
+    (it changes only the hand-derived backward).
+    """
+    return _recurrent_model("rnn_classifier", hidden, n_classes, cell, dense_sizes, activation,
+                            "identity", dropout_rate, bidirectional, clip_grad_norm)
+
+
+def rnn_regressor(hidden: int | Sequence[int], n_outputs: int = 1, cell: str = "lstm", *,
+                  dense_sizes: Sequence[int] = (), activation: str = "relu",
+                  output_activation: str = "identity", dropout_rate: float = 0.0,
+                  bidirectional: bool = False, clip_grad_norm: float | None = None) -> Layer:
+    """Sequence regressor: x: (N, T, D) -> y: (N, n_outputs); train with ``mse``.
+
+    The same stack as `rnn_classifier`, ending in ``dense(n_outputs)`` and an
+    ``output_activation`` (identity: the lectures' regression head).
+    """
+    return _recurrent_model("rnn_regressor", hidden, n_outputs, cell, dense_sizes, activation,
+                            output_activation, dropout_rate, bidirectional, clip_grad_norm)
+
+
+# ----------------------------------------------------------------------------- autoencoders
+
+def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
+                code_activation: str = "identity", output_activation: str = "identity",
+                noise_std: float = 0.0, kernel_init=None) -> Layer:  # decoder mirrors the encoder
+    """Dense autoencoder (lecture 000): ``serial(encoder, decoder)``; x: (N, D) -> x_hat: (N, D).
+
+    ``encoder_sizes = (D, h_1, ..., h_L, code)`` *includes the input width* ``D``, so the
+    decoder's output width is known: ``autoencoder([64, 32, 2])`` is the encoder
+    64 -> 32 -> 2 and the mirrored decoder 2 -> 32 -> 64::
+
+        encoder: [gaussian_noise(noise_std)], dense(h_1), act, ..., dense(code), [code_act]
+        decoder: dense(h_L), act, ..., dense(h_1), act, dense(D), [output_act]
+
+    The code layer is linear by default (``code_activation="identity"``) and so is the
+    output (``output_activation="identity"``, for standardized data; ``"sigmoid"`` for data
+    in [0, 1]).  ``autoencoder([D, k])`` is a linear autoencoder, whose optimum spans the
+    top-``k`` principal subspace (Baldi & Hornik 1989).
+
+    Denoising (Vincent et al. 2008): ``noise_std > 0`` adds Gaussian noise to the input in
+    training only (a key is needed, as for dropout); train with the clean input as target,
+    ``fit(model, params, "mse", opt, x, x, ...)``.
+
+    Params are ``(encoder_params, decoder_params)``; `encode` and `decode` run the halves.
+    ``init`` raises ValueError unless ``in_shape == (D,)``.
+    """
+    sizes = _positive_ints(encoder_sizes, "autoencoder: encoder_sizes (input width, hidden widths..., code width)")
+    if len(sizes) < 2:
+        raise ValueError(f"autoencoder: encoder_sizes must hold the input width and the code width at least, "
+                         f"e.g. [64, 32, 2], got {sizes!r}")
+    init = kernel_init if kernel_init is not None else default_kernel_init(activation)
+    width, *hidden, code = sizes
+    noise = [gaussian_noise(noise_std)] if noise_std else []
+    encoder = serial(*noise, *_dense_stack(hidden, activation, 0.0, init),
+                     *_output_layers(code, code_activation, init))
+    decoder = serial(*_dense_stack(hidden[::-1], activation, 0.0, init),
+                     *_output_layers(width, output_activation, init))
+    return _expecting(serial(encoder, decoder), (width,), "autoencoder", "(N, D)")
+
+
+def conv_autoencoder(image_shape: Sequence[int], features: Sequence[int] = (16, 8), *,
+                     kernel_size: int | Sequence[int] = 3, pool: int = 2, activation: str = "relu",
+                     output_activation: str = "identity", noise_std: float = 0.0, flat: bool = False,
+                     kernel_init=None) -> Layer:
+    """Convolutional autoencoder: conv + pool down, upsample + conv up (Masci et al. 2011).
+
+    ``image_shape = (H, W, C)``; ``features = (f_1, ..., f_L)``::
+
+        encoder: [reshape], [gaussian_noise], (conv2d(f_l), act, max_pool(pool)) for l = 1..L
+                 (N, H, W, C) -> code (N, H / pool^L, W / pool^L, f_L)
+        decoder: (upsample(pool), conv2d(f_l), act) for l = L-1..1,
+                 upsample(pool), conv2d(C), [output_act], [reshape]   -> (N, H, W, C)
+
+    Convolutions are ``kernel_size`` with "SAME" padding; upsampling is nearest-neighbour
+    followed by a convolution (Odena et al. 2016), see `jaxnn.layers.upsample`.  H and W must
+    be divisible by ``pool ** L`` so the decoder restores the exact size.  ``flat=True``:
+    inputs and reconstructions are flattened images ``(N, H*W*C)`` (`jaxnn.datasets`'
+    layout).  ``noise_std``, params layout and `encode` / `decode`: as `autoencoder`.
+    """
+    image_shape = tuple(_positive_ints(image_shape, "conv_autoencoder: image_shape (H, W, C)"))
+    if len(image_shape) != 3:
+        raise ValueError(f"conv_autoencoder: image_shape must be (H, W, C), got {image_shape}")
+    features = _positive_ints(features, "conv_autoencoder: features")
+    (pool,) = _positive_ints(pool, "conv_autoencoder: pool")
+    height, width, channels = image_shape
+    shrink = pool ** len(features)
+    if height % shrink or width % shrink:
+        raise ValueError(f"conv_autoencoder: H={height} and W={width} must be divisible by "
+                         f"pool ** len(features) = {shrink} for the decoder to restore the size")
+    init = kernel_init if kernel_init is not None else default_kernel_init(activation)
+    encoder = [reshape(image_shape)] if flat else []
+    encoder += [gaussian_noise(noise_std)] if noise_std else []
+    for f in features:
+        encoder += [conv2d(f, kernel_size, kernel_init=init), activation_layer(activation), max_pool(pool)]
+    decoder = []
+    for f in features[-2::-1]:
+        decoder += [upsample(pool), conv2d(f, kernel_size, kernel_init=init), activation_layer(activation)]
+    decoder += [upsample(pool), conv2d(channels, kernel_size, kernel_init=init if output_activation
+                                       not in _IDENTITY else initializers.glorot_uniform)]
+    decoder += [] if output_activation in _IDENTITY else [activation_layer(output_activation)]
+    decoder += [flatten()] if flat else []
+    expected = (height * width * channels,) if flat else image_shape
+    return _expecting(serial(serial(*encoder), serial(*decoder)), expected, "conv_autoencoder",
+                      "(N, H*W*C)" if flat else "(N, H, W, C)")
+
+
+def _halves(model: Layer, params, what: str) -> tuple[tuple[Layer, Layer], tuple]:
+    """``((encoder, decoder), (encoder_params, decoder_params))`` of an autoencoder."""
+    if (model.name != "serial" or len(model.children) != 2 or not isinstance(params, (tuple, list))
+            or len(params) != 2):
+        raise ValueError(f"{what} expects an autoencoder serial(encoder, decoder) with params "
+                         "(encoder_params, decoder_params), as models.autoencoder and "
+                         "models.conv_autoencoder build")
+    return model.children, tuple(params)
+
+
+def encode(model: Layer, params, x) -> jax.Array:
+    """The code ``z = encoder(x)`` in inference mode (no noise): x: (N, D) -> z: (N, code)."""
+    (encoder, _), (encoder_params, _) = _halves(model, params, "encode")
+    return encoder.apply(encoder_params, x)
+
+
+def decode(model: Layer, params, code) -> jax.Array:
+    """The reconstruction ``x_hat = decoder(z)``: z: (N, code) -> x_hat: (N, D).
+
+    ``decode(model, params, encode(model, params, x)) == model.apply(params, x)``.
+    """
+    (_, decoder), (_, decoder_params) = _halves(model, params, "decode")
+    return decoder.apply(decoder_params, code)
+
+
+def anomaly_scores(model: Layer, params, x) -> jax.Array:
+    """Per-example reconstruction error ``s_n = mean_j (x_hat_nj - x_nj)^2``: (N, ...) -> (N,).
+
+    An autoencoder trained on normal data reconstructs normal inputs well and unusual ones
+    badly, so a high score flags an anomaly (lecture 000; Sakurada & Yairi 2014).  The
+    mean runs over all non-batch axes (the features, or H, W, C of images).
+    """
+    reconstruction = model.apply(params, x)
+    if reconstruction.shape != jnp.shape(x):
+        raise ValueError(f"anomaly_scores: the model's output {reconstruction.shape} must have the input's "
+                         f"shape {jnp.shape(x)} (an autoencoder)")
+    squared = (reconstruction - x) ** 2
+    return squared.reshape(squared.shape[0], -1).mean(axis=1)
+
+
+def anomaly_threshold(scores_on_clean, quantile: float = 0.95) -> jax.Array:
+    """The ``quantile`` of scores on clean (normal) data: scores above it are flagged.
+
+    By construction about ``1 - quantile`` of clean examples are flagged (the false
+    positive rate on data like ``scores_on_clean``).  ``quantile`` in [0, 1].
+    """
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"anomaly_threshold: quantile must be in [0, 1], got {quantile}")
+    scores = jnp.asarray(scores_on_clean)
+    if scores.ndim != 1 or scores.shape[0] == 0:
+        raise ValueError(f"anomaly_threshold: expected a non-empty vector of scores (N,), got shape {scores.shape}")
+    return jnp.quantile(scores, quantile)
+
+
+# ----------------------------------------------------------------------------- inspection
 
 def count_params(params) -> int:
     """Number of scalars in a params pytree."""
@@ -64,6 +359,27 @@ def mlp_param_count(in_features: int, sizes: Sequence[int]) -> int:
     return sum(n_in * n_out + n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
 
 
+def _abstract_init(layer: Layer, in_shape) -> tuple[tuple[int, ...], object]:
+    """``layer.init`` traced, not run: ``(out_shape, params as jax.ShapeDtypeStruct leaves)``.
+
+    No arrays are computed (nothing compiles), so inspecting a large model is instant.
+    """
+    out_shapes = []
+
+    def params_of(key):
+        out_shape, params = layer.init(key, tuple(in_shape))
+        out_shapes.append(tuple(out_shape))
+        return params
+
+    params = jax.eval_shape(params_of, jax.random.key(0))
+    return out_shapes[0], params
+
+
+def output_shape(layer: Layer, in_shape) -> tuple[int, ...]:
+    """The per-example output shape of ``layer`` for inputs of shape ``(N, *in_shape)``."""
+    return _abstract_init(layer, in_shape)[0]
+
+
 def _rows(layer: Layer, params, in_shape, depth: int):
     """(indented name, output shape, param count) rows of a layer and its children."""
     if layer.name == "serial":
@@ -73,7 +389,7 @@ def _rows(layer: Layer, params, in_shape, depth: int):
             child_rows, shape = _rows(child, child_params, shape, depth)
             rows += child_rows
         return rows, shape
-    out_shape = layer.init(jax.random.key(0), in_shape)[0]
+    out_shape = output_shape(layer, in_shape)
     rows = [("  " * depth + layer.name, out_shape, count_params(params))]
     if len(layer.children) == 1:  # a wrapper (residual...) shares its params with its child
         rows += _rows(layer.children[0], params, in_shape, depth + 1)[0]
@@ -83,12 +399,13 @@ def _rows(layer: Layer, params, in_shape, depth: int):
 def summary(model: Layer, in_shape: Sequence[int], params=None) -> str:
     """A Keras-like table: layer, output shape (``None`` = batch axis), parameters.
 
-    ``params`` defaults to a fresh ``model.init``; pass trained params to count them.
+    ``params`` defaults to a fresh ``model.init`` (traced only: no arrays are computed); pass
+    trained params to count them.
     Returns the table as a string (print it).
     """
     in_shape = tuple(in_shape)
     if params is None:
-        _, params = model.init(jax.random.key(0), in_shape)
+        _, params = _abstract_init(model, in_shape)
     rows, _ = _rows(model, params, in_shape, 0)
     table = [("Layer", "Output shape", "Params")]
     table += [(name, str((None, *shape)), f"{n:,}") for name, shape, n in rows]
