@@ -26,7 +26,7 @@ import optax
 from jaxnn import backprop, models, train
 
 CONFIGS = [  # (name, layer widths, batch size, examples, epochs per timing)
-    ("784-512-512-10 relu, batch 128", [784, 512, 512, 10], 128, 8192, 2),
+    ("784-512-512-10 relu, batch 128", [784, 512, 512, 10], 128, 8192, 4),
     ("64-32-10 relu, batch 32", [64, 32, 10], 32, 8192, 8),
 ]
 
