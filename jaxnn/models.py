@@ -22,10 +22,9 @@ import jax.numpy as jnp
 
 from jaxnn import initializers
 from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, flatten, gaussian_noise, max_pool,
-                          reshape, rnn, serial)
+                          reshape, rnn, serial, upsample)
 from jaxnn.layers import activation as activation_layer
 from jaxnn.layers import bidirectional as bidirectional_layer
-from jaxnn.layers.upsample import upsample
 
 # He init keeps ReLU-family activations' variance (He et al. 2015), LeCun init is what
 # SELU's self-normalization assumes, Glorot suits the symmetric saturating ones.
