@@ -307,8 +307,15 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         return hs, caches
 
     def apply_fn(params, x, *, key=None, train=False):
-        hs, _ = forward(params, x)
-        return jnp.swapaxes(hs, 0, 1) if return_sequences else hs[-1]
+        # Lean loop: keeps only what is returned (the caches are the backward's business).
+        xw = input_projection(params, x)
+
+        def body(state, xw_t):
+            state, _ = cell_fns.step(params, state, xw_t)
+            return state, (state[0] if return_sequences else None)
+
+        last, hs = lax.scan(body, initial_state(x.shape[0], xw.dtype), xw)
+        return jnp.swapaxes(hs, 0, 1) if return_sequences else last[0]
 
     def backward_fn(params, x, dy, *, key=None, train=False):
         check_sequence(x, params["W_x"])
