@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jax import lax
 
-from checks import (assert_backward_matches_vjp, assert_backward_matches_vjp_jit, assert_trees_close, build,
+from checks import (assert_backward_matches_vjp, assert_backward_matches_vjp_jit, build,
                     gaussian)
 from jaxnn import initializers
 from jaxnn.layers.conv import conv1d, conv2d, output_size, resolve_padding
