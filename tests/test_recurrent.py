@@ -319,3 +319,55 @@ def test_errors_name_the_expected_layout():
     with pytest.raises(ValueError, match=r"\(N, T, \*features\)"):
         time_distributed(dense(2)).apply({"W": jnp.zeros((D, 2)), "b": jnp.zeros(2)},
                                          jnp.zeros((3, D)))
+
+
+# ----------------------------------------------------------------------------- the cells
+
+def textbook_lstm_sequence(params, x):
+    """The LSTM equations with three sigmoids and a tanh on the four gate slices, in numpy
+    float64: the oracle for `lstm_step`'s one-sigmoid slab (tanh(a) = 2 sigma(2a) - 1)."""
+    sig = lambda a: 1 / (1 + np.exp(-a))  # noqa: E731
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    x = np.asarray(x, np.float64)
+    h = c = np.zeros((x.shape[0], p["W_h"].shape[0]))
+    hs = []
+    for t in range(x.shape[1]):
+        a_i, a_f, a_g, a_o = np.split(x[:, t] @ p["W_x"] + h @ p["W_h"] + p["b"], 4, axis=-1)
+        c = sig(a_f) * c + sig(a_i) * np.tanh(a_g)
+        h = sig(a_o) * np.tanh(c)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(jnp.float64, 1e-12, 1e-14), (jnp.float32, 2e-5, 1e-6)])
+def test_lstm_one_sigmoid_slab_matches_textbook_equations(dtype, rtol, atol):
+    """Pre-activations up to |a| ~ 10 (saturated gates) and near 0 (where 2 sigma(2a) - 1
+    cancels most), in float64 and float32."""
+    layer = rnn(H, "lstm", return_sequences=True)
+    _, params = build(layer, (12, D), scale=2.0)
+    x = sequence(4, 12) * 2.0
+    y = layer.apply(jax.tree_util.tree_map(lambda v: v.astype(dtype), params), x.astype(dtype))
+    assert y.dtype == dtype
+    np.testing.assert_allclose(y, textbook_lstm_sequence(params, x), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_step_backward_with_slopes_is_the_step_vjp(cell):
+    """One step: ``slopes`` + ``step_backward`` equal jax.vjp of ``step`` w.r.t. the state
+    and ``xw`` (and ``dhw`` is the VJP through ``h_{t-1} W_h``'s output)."""
+    fns = CELLS[cell]
+    layer = rnn(H, cell)
+    _, params = build(layer, (3, D))
+    n, width = 4, params["W_h"].shape[1]
+    state = tuple(gaussian((n, H), 11 + s) for s in range(fns.n_states))
+    xw = gaussian((n, width), 21)
+    dstate = tuple(gaussian((n, H), 31 + s) for s in range(fns.n_states))
+
+    new_state, extras = fns.step(params, state, xw)
+    dstate_prev, dxw, dhw = fns.step_backward(params, fns.slopes(state, new_state, extras), dstate)
+    _, vjp = jax.vjp(lambda s, v: fns.step(params, s, v)[0], state, xw)
+    ref_dstate_prev, ref_dxw = vjp(dstate)
+    assert_trees_close((dstate_prev, dxw), (ref_dstate_prev, ref_dxw))
+    W_h = params["W_h"]
+    _, vjp_w = jax.vjp(lambda w: fns.step({**params, "W_h": w}, state, xw)[0], W_h)
+    assert_trees_close(fns.recurrent_grads(state[0][None], dhw[None])["W_h"], vjp_w(dstate)[0])

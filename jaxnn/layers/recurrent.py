@@ -1,245 +1,43 @@
 """Recurrent layers: ``rnn`` (tanh, LSTM, GRU cells), ``bidirectional``, ``time_distributed``.
 
-Inputs are batch-first sequences ``x: (N, T, D)``; the hidden width is ``H``.  A cell is one
-time step ``state_t = step(state_{t-1}, x_t)`` with ``state = (h,)`` (tanh, GRU) or
-``(h, c)`` (LSTM), ``h_0 = c_0 = 0``.  Every cell has the same two projections
+Inputs are batch-first sequences ``x: (N, T, D)``; the hidden width is ``H``; the cells
+(one time step each, and the halves of its backward) are in `jaxnn.layers.cells`.
 
-    xw_t = x_t @ W_x + b        W_x: (D, G*H), b: (G*H,)   (all T steps in one matmul)
-    hw_t = h_{t-1} @ W_h        W_h: (H, G*H)               (inside the time loop)
+Forward (``apply``): a ``lax.scan`` over time of the cell's step.  Backward:
+backpropagation through time (BPTT) by hand, in three parts:
 
-with ``G`` gates side by side (1 for tanh, 4 for LSTM, 3 for GRU).  As for dense layers,
-our ``W`` is the transpose of the column-vector ``W`` of the lectures and of PyTorch's
-``weight_ih`` / ``weight_hh``.
+1. the forward loop again, now stacking every step's states ``h_t`` (and ``c_t``) and gates;
+   from them the local derivatives (the cell's ``slopes``) for all ``T`` steps at once;
+2. a reverse ``lax.scan`` that carries ``dL/dh`` (and ``dL/dc``), adds each step's output
+   gradient and turns it into ``dL/dxw_t``, ``dL/dhw_t`` and the previous step's ``dL/dh``:
+   the only sequential part, one matmul ``dh_{t-1} = dhw_t W_h^T`` per step;
+3. the weight gradients, sums over steps, each one matmul over all ``T`` steps at once,
 
-Forward: a ``lax.scan`` over time.  Backward: backpropagation through time (BPTT) by hand.
-The forward scan stores, per step, what that step's backward needs (gates, previous
-``h`` and ``c``); a reverse ``lax.scan`` then carries ``dL/dh`` (and ``dL/dc``), adds the
-output gradient of each step, turns it into ``dL/dxw_t`` and the previous step's
-``dL/dh``, and accumulates the recurrent weights' gradients.  ``dL/dW_x``, ``dL/db`` and
-``dL/dx`` for all steps come after the loop from ``dL/dxw`` in one matmul each.
+       dW_x = sum_t x_t^T dxw_t      db = sum_t sum_n dxw_t      dx_t = dxw_t W_x^T
+       dW_h = sum_t h_{t-1}^T dhw_t
 
-References: Elman (1990) for the tanh cell; Hochreiter & Schmidhuber (1997) "Long
-Short-Term Memory" and C. Olah, "Understanding LSTM Networks" (2015) for the LSTM;
-Cho et al. (2014) "Learning Phrase Representations using RNN Encoder-Decoder" for the GRU;
-Jozefowicz, Zaremba & Sutskever (2015) for the forget-gate bias of 1.
+   instead of ``T`` small matmuls accumulated in the loop (what ``jax.grad`` of the scan
+   does for ``W_h``).
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.activations import sigmoid
 from jaxnn.layers.base import Array, Layer, describe, split_key
+from jaxnn.layers.cells import CELLS, get_cell
 
-LSTM_FORGET_BIAS = 1.0  # Jozefowicz et al. 2015: start with the forget gate open
-
-
-# ----------------------------------------------------------------------------- helpers
-
-def gate_split(a: Array, n_gates: int) -> list[Array]:
-    """Split fused pre-activations ``(N, G*H)`` into ``G`` blocks of ``(N, H)``."""
-    return jnp.split(a, n_gates, axis=-1)
+__all__ = ["CELLS", "bidirectional", "rnn", "time_distributed"]
 
 
 def clip_rows(g: Array, max_norm: float) -> Array:
     """Rescale each row of ``g: (N, H)`` to L2 norm at most ``max_norm``."""
     norm = jnp.linalg.norm(g, axis=-1, keepdims=True)
     return g * (max_norm / jnp.maximum(norm, max_norm))
-
-
-class Cell(NamedTuple):
-    """One recurrent cell: how to build its params and run / differentiate one time step.
-
-    ``init(key, D, H, kernel_init, recurrent_init) -> params``
-    ``step(params, state, xw_t) -> (state_t, cache_t)``                   state: tuple of (N, H)
-    ``step_backward(params, cache_t, dstate_t) -> (dstate_{t-1}, dxw_t, drecurrent_t)``
-    where ``dstate_t = dL/dstate_t`` and ``drecurrent_t`` holds this step's gradient of
-    every param other than ``W_x`` and ``b`` (the ones used inside the loop).
-    """
-
-    init: Callable
-    step: Callable
-    step_backward: Callable
-    n_states: int
-
-
-def projections_init(key, D, H, n_gates, kernel_init, recurrent_init):
-    k_x, k_h = jax.random.split(key)
-    return {
-        "W_x": kernel_init(k_x, (D, n_gates * H)),
-        "W_h": recurrent_init(k_h, (H, n_gates * H)),
-        "b": initializers.zeros(None, (n_gates * H,)),
-    }
-
-
-# ----------------------------------------------------------------------------- tanh (Elman)
-
-class TanhCache(NamedTuple):
-    h_prev: Array
-    h: Array
-
-
-def tanh_init(key, D, H, kernel_init, recurrent_init):
-    """``{"W_x": (D, H), "W_h": (H, H), "b": (H,)}``."""
-    return projections_init(key, D, H, 1, kernel_init, recurrent_init)
-
-
-def tanh_step(params, state, xw_t):
-    """h_t = tanh(x_t W_x + h_{t-1} W_h + b)."""
-    (h_prev,) = state
-    h = jnp.tanh(xw_t + h_prev @ params["W_h"])
-    return (h,), TanhCache(h_prev, h)
-
-
-def tanh_step_backward(params, cache, dstate):
-    """da = dh * (1 - h^2);  dW_h += h_{t-1}^T da;  dh_{t-1} = da W_h^T;  dxw = da."""
-    (dh,) = dstate
-    da = dh * (1 - cache.h**2)
-    return (da @ params["W_h"].T,), da, {"W_h": cache.h_prev.T @ da}
-
-
-# ----------------------------------------------------------------------------- LSTM
-
-class LSTMCache(NamedTuple):
-    h_prev: Array
-    c_prev: Array
-    i: Array
-    f: Array
-    g: Array
-    o: Array
-    tanh_c: Array
-
-
-def lstm_init(key, D, H, kernel_init, recurrent_init):
-    """``{"W_x": (D, 4H), "W_h": (H, 4H), "b": (4H,)}``, gate blocks in order i, f, g, o.
-
-    The forget-gate block of ``b`` starts at ``LSTM_FORGET_BIAS = 1`` (Jozefowicz et al. 2015),
-    so that early in training the cell remembers instead of forgetting.
-    """
-    params = projections_init(key, D, H, 4, kernel_init, recurrent_init)
-    params["b"] = params["b"].at[H:2 * H].set(LSTM_FORGET_BIAS)
-    return params
-
-
-def lstm_step(params, state, xw_t):
-    """LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate; Olah's notation).
-
-        [a_i, a_f, a_g, a_o] = x_t W_x + h_{t-1} W_h + b
-        i = sigma(a_i)   f = sigma(a_f)   g = tanh(a_g)   o = sigma(a_o)
-        c_t = f * c_{t-1} + i * g
-        h_t = o * tanh(c_t)
-    """
-    h_prev, c_prev = state
-    a_i, a_f, a_g, a_o = gate_split(xw_t + h_prev @ params["W_h"], 4)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), jnp.tanh(a_g), sigmoid(a_o)
-    c = f * c_prev + i * g
-    tanh_c = jnp.tanh(c)
-    h = o * tanh_c
-    return (h, c), LSTMCache(h_prev, c_prev, i, f, g, o, tanh_c)
-
-
-def lstm_step_backward(params, cache, dstate):
-    """Backward of `lstm_step`, given dh = dL/dh_t and dc = dL/dc_t from later steps.
-
-        dc_t  = dc + dh * o * (1 - tanh(c_t)^2)          (both paths into c_t)
-        da_o  = dh * tanh(c_t) * o (1 - o)
-        da_i  = dc_t * g * i (1 - i)      da_f = dc_t * c_{t-1} * f (1 - f)
-        da_g  = dc_t * i * (1 - g^2)
-        dc_{t-1} = dc_t * f                dh_{t-1} = da W_h^T        dW_h += h_{t-1}^T da
-    """
-    dh, dc = dstate
-    i, f, g, o, tanh_c = cache.i, cache.f, cache.g, cache.o, cache.tanh_c
-    dc_total = dc + dh * o * (1 - tanh_c**2)
-    da = jnp.concatenate([
-        dc_total * g * i * (1 - i),
-        dc_total * cache.c_prev * f * (1 - f),
-        dc_total * i * (1 - g**2),
-        dh * tanh_c * o * (1 - o),
-    ], axis=-1)
-    dstate_prev = (da @ params["W_h"].T, dc_total * f)
-    return dstate_prev, da, {"W_h": cache.h_prev.T @ da}
-
-
-# ----------------------------------------------------------------------------- GRU
-
-class GRUCache(NamedTuple):
-    h_prev: Array
-    r: Array
-    z: Array
-    n: Array
-    hn: Array  # h_{t-1} W_hn + b_hn, the term the reset gate multiplies
-
-
-def gru_init(key, D, H, kernel_init, recurrent_init):
-    """``{"W_x": (D, 3H), "W_h": (H, 3H), "b": (3H,), "b_hn": (H,)}``, gate blocks r, z, n.
-
-    ``b`` is the input-side bias of all three gates; ``b_hn`` is the recurrent bias of the
-    candidate, which sits inside the reset product (PyTorch's ``bias_hh[2H:]``).  PyTorch's
-    other recurrent biases add to ``b`` and are not kept twice.
-    """
-    params = projections_init(key, D, H, 3, kernel_init, recurrent_init)
-    params["b_hn"] = initializers.zeros(None, (H,))
-    return params
-
-
-def gru_step(params, state, xw_t):
-    """GRU step, PyTorch / cuDNN variant of Cho et al. (2014).
-
-        [x_r, x_z, x_n] = x_t W_x + b          [h_r, h_z, h_n] = h_{t-1} W_h
-        r = sigma(x_r + h_r)                   (reset gate)
-        z = sigma(x_z + h_z)                   (update gate)
-        n = tanh(x_n + r * (h_n + b_hn))       (candidate)
-        h_t = (1 - z) * n + z * h_{t-1}
-
-    Cho et al. apply the reset gate before the matmul, ``tanh(x_n + (r * h_{t-1}) W_hn)``;
-    here, as in PyTorch (``torch.nn.GRU``) and cuDNN, it multiplies ``h_{t-1} W_hn + b_hn``.
-    """
-    (h_prev,) = state
-    x_r, x_z, x_n = gate_split(xw_t, 3)
-    h_r, h_z, h_n = gate_split(h_prev @ params["W_h"], 3)
-    r = sigmoid(x_r + h_r)
-    z = sigmoid(x_z + h_z)
-    hn = h_n + params["b_hn"]
-    n = jnp.tanh(x_n + r * hn)
-    h = (1 - z) * n + z * h_prev
-    return (h,), GRUCache(h_prev, r, z, n, hn)
-
-
-def gru_step_backward(params, cache, dstate):
-    """Backward of `gru_step`, given dh = dL/dh_t.
-
-        da_n = dh * (1 - z) * (1 - n^2)        da_z = dh * (h_{t-1} - n) * z (1 - z)
-        da_r = da_n * (h_n + b_hn) * r (1 - r)
-        dxw = [da_r, da_z, da_n]                dhw = [da_r, da_z, da_n * r]
-        dh_{t-1} = dh * z + dhw W_h^T           dW_h += h_{t-1}^T dhw     db_hn += sum_N da_n * r
-    """
-    (dh,) = dstate
-    r, z, n = cache.r, cache.z, cache.n
-    da_n = dh * (1 - z) * (1 - n**2)
-    da_z = dh * (cache.h_prev - n) * z * (1 - z)
-    da_r = da_n * cache.hn * r * (1 - r)
-    dhn = da_n * r
-    dxw = jnp.concatenate([da_r, da_z, da_n], axis=-1)
-    dhw = jnp.concatenate([da_r, da_z, dhn], axis=-1)
-    dh_prev = dh * z + dhw @ params["W_h"].T
-    return (dh_prev,), dxw, {"W_h": cache.h_prev.T @ dhw, "b_hn": dhn.sum(0)}
-
-
-CELLS: dict[str, Cell] = {
-    "tanh": Cell(tanh_init, tanh_step, tanh_step_backward, n_states=1),
-    "lstm": Cell(lstm_init, lstm_step, lstm_step_backward, n_states=2),
-    "gru": Cell(gru_init, gru_step, gru_step_backward, n_states=1),
-}
-
-
-def get_cell(name: str) -> Cell:
-    if name not in CELLS:
-        raise ValueError(f"rnn: unknown cell {name!r}; known cells: {sorted(CELLS)}")
-    return CELLS[name]
 
 
 def check_sequence(x: Array, W_x: Array, what: str = "rnn") -> None:
@@ -295,19 +93,22 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         """h_0 = 0 (and c_0 = 0): a tuple of ``n_states`` arrays (N, H)."""
         return (jnp.zeros((batch_size, hidden), dtype),) * cell_fns.n_states
 
-    def forward(params, x):
-        """Run the time loop; return time-major ``h_t: (T, N, H)`` and the per-step caches."""
+    def run(params, x):
+        """The time loop, keeping what the backward needs: ``xw: (T, N, G*H)``, the states
+        before each step and after it, ``(h_t, [c_t])`` each (T, N, H), and the extras."""
         xw = input_projection(params, x)
+        first = initial_state(x.shape[0], xw.dtype)
 
         def body(state, xw_t):
-            state, cache = cell_fns.step(params, state, xw_t)
-            return state, (state[0], cache)
+            state, extras = cell_fns.step(params, state, xw_t)
+            return state, (state, extras)
 
-        _, (hs, caches) = lax.scan(body, initial_state(x.shape[0], xw.dtype), xw)
-        return hs, caches
+        _, (states, extras) = lax.scan(body, first, xw)
+        states_prev = tuple(jnp.concatenate([s0[None], s[:-1]]) for s0, s in zip(first, states))
+        return xw, states_prev, states, extras
 
     def apply_fn(params, x, *, key=None, train=False):
-        # Lean loop: keeps only what is returned (the caches are the backward's business).
+        # Lean loop: stacks only what is returned.
         xw = input_projection(params, x)
 
         def body(state, xw_t):
@@ -324,27 +125,25 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         if dy.shape != expected:
             raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
                              f"got {tuple(dy.shape)}")
-        hs, caches = forward(params, x)
+        xw, states_prev, states, extras = run(params, x)
+        slopes = cell_fns.slopes(states_prev, states, extras)  # all T steps at once
         # dL/dh_t coming straight from the output, time-major (T, N, H)
         if return_sequences:
             dh_out = jnp.swapaxes(dy, 0, 1)
         else:
-            dh_out = jnp.zeros_like(hs).at[-1].set(dy)
-        recurrent = {k: v for k, v in params.items() if k not in ("W_x", "b")}
+            dh_out = jnp.zeros_like(states[0]).at[-1].set(dy)
 
-        def body(carry, step_inputs):
-            dstate, grads = carry
-            cache, dh_out_t = step_inputs
+        def body(dstate, step_inputs):
+            slopes_t, dh_out_t = step_inputs
             dh = dstate[0] + dh_out_t
             if clip_grad_norm is not None:
                 dh = clip_rows(dh, clip_grad_norm)
-            dstate_prev, dxw_t, dgrads_t = cell_fns.step_backward(params, cache, (dh, *dstate[1:]))
-            grads = jax.tree_util.tree_map(jnp.add, grads, dgrads_t)
-            return (dstate_prev, grads), dxw_t
+            dstate_prev, dxw_t, dhw_t = cell_fns.step_backward(params, slopes_t, (dh, *dstate[1:]))
+            # tanh and LSTM: dhw_t is dxw_t itself; stack it once
+            return dstate_prev, (dxw_t, None if dhw_t is dxw_t else dhw_t)
 
-        zero_grads = jax.tree_util.tree_map(jnp.zeros_like, recurrent)
-        zero_carry = (initial_state(N, hs.dtype), zero_grads)
-        (_, grads), dxw = lax.scan(body, zero_carry, (caches, dh_out), reverse=True)
+        _, (dxw, dhw) = lax.scan(body, initial_state(N, xw.dtype), (slopes, dh_out), reverse=True)
+        grads = cell_fns.recurrent_grads(states_prev[0], dxw if dhw is None else dhw)
         grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
         grads["b"] = dxw.sum((0, 1))
         dx = jnp.einsum("tng,dg->ntd", dxw, params["W_x"])
