@@ -13,12 +13,14 @@ per epoch.  Both start from the same params and see the same data and batch size
   dense 1, MSE; 4000 sequences, batch 32.
 
 Each round times the reference, ``fit`` (autodiff) and ``fit(grad="backprop")``
-interleaved, so machine load hits all alike; reported are medians over rounds of the
-time per epoch.  Speed = reference time / fit time (1.0 = same speed, > 1 = jaxnn faster).
+interleaved (in alternating order, ABCD DCBA ...), so machine load hits all alike.
+Speed = reference time / fit time of the same round (1.0 = same speed, > 1 = jaxnn
+faster); reported is the median of these paired ratios over rounds, with their quartiles:
+on a shared 2-core machine single epochs move by +-10%, and pairing cancels most of it.
 The last column times the reference's step jitted alone and called once per batch from
 Python: on CPU it shows what running the epoch inside one ``lax.scan`` costs or saves.
 
-    python benchmarks/bench_architectures.py [--rounds 5] [--quick]
+    python benchmarks/bench_architectures.py [--rounds 15] [--quick]
 """
 from __future__ import annotations
 
@@ -201,16 +203,37 @@ def measure(config: Config, rounds: int) -> dict:
     time_reference_steps(step, params, optimizer, config.x, config.y, config.batch_size, 1)
     time_fit(config, params, optimizer, 1)
     time_fit(config, params, optimizer, 1, grad="backprop")
-    ref_t, fit_t, hand_t, steps_t = [], [], [], []
-    for _ in range(rounds):
-        ref_t.append(time_reference(reference, params, optimizer, config.x, config.y, config.epochs))
-        steps_t.append(time_reference_steps(step, params, optimizer, config.x, config.y, config.batch_size,
-                                            config.epochs))
-        fit_t.append(time_fit(config, params, optimizer, config.epochs))
-        hand_t.append(time_fit(config, params, optimizer, config.epochs, grad="backprop"))
-    ref, fit, hand, steps = (statistics.median(t) / config.epochs for t in (ref_t, fit_t, hand_t, steps_t))
-    return {"config": config.name, "reference_ms": 1e3 * ref, "fit_ms": 1e3 * fit, "speed": ref / fit,
-            "backprop_ms": 1e3 * hand, "backprop_over_autodiff": hand / fit, "step_loop_ms": 1e3 * steps}
+    runs = {
+        "reference": lambda: time_reference(reference, params, optimizer, config.x, config.y, config.epochs),
+        "step_loop": lambda: time_reference_steps(step, params, optimizer, config.x, config.y,
+                                                  config.batch_size, config.epochs),
+        "fit": lambda: time_fit(config, params, optimizer, config.epochs),
+        "backprop": lambda: time_fit(config, params, optimizer, config.epochs, grad="backprop"),
+    }
+    times = {name: [] for name in runs}
+    for r in range(rounds):
+        for name in (list(runs) if r % 2 == 0 else reversed(list(runs))):  # ABCD DCBA ...
+            times[name].append(runs[name]() / config.epochs)
+    speeds = paired_ratios(times["reference"], times["fit"])
+    median = {name: statistics.median(t) for name, t in times.items()}
+    return {"config": config.name, "reference_ms": 1e3 * median["reference"], "fit_ms": 1e3 * median["fit"],
+            "speed": statistics.median(speeds), "speed_quartiles": quartiles(speeds),
+            "backprop_ms": 1e3 * median["backprop"],
+            "backprop_speed": statistics.median(paired_ratios(times["reference"], times["backprop"])),
+            "backprop_over_autodiff": statistics.median(paired_ratios(times["backprop"], times["fit"])),
+            "step_loop_ms": 1e3 * median["step_loop"]}
+
+
+def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
+    """Per-round ratios: both runs of a round saw the same machine load."""
+    return [a / b for a, b in zip(numerators, denominators)]
+
+
+def quartiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    q1, _, q3 = statistics.quantiles(values, n=4)
+    return q1, q3
 
 
 def check_references_agree(config: Config) -> float:
@@ -222,7 +245,7 @@ def check_references_agree(config: Config) -> float:
     return float(jnp.max(jnp.abs(ours - theirs)))
 
 
-def main(rounds: int = 5, quick: bool = False) -> list[dict]:
+def main(rounds: int = 15, quick: bool = False) -> list[dict]:
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; {rounds} interleaved rounds, median times\n")
     rows = []
     for config in (digits_cnn_config(quick), adding_lstm_config(quick)):
@@ -230,18 +253,20 @@ def main(rounds: int = 5, quick: bool = False) -> list[dict]:
         if gap > 1e-4:
             raise AssertionError(f"{config.name}: the reference computes something else (max gap {gap:.2e})")
         rows.append(measure(config, rounds))
-    print("| model | reference ms/epoch | fit ms/epoch | fit speed vs reference | fit(grad=backprop) time / autodiff "
+    print("| model | reference ms/epoch | fit ms/epoch | fit speed vs reference (quartiles) "
+          "| fit(grad=backprop) speed vs reference | backprop time / autodiff "
           "| reference step-per-dispatch loop ms/epoch |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['config']} | {r['reference_ms']:.0f} | {r['fit_ms']:.0f} | {r['speed']:.3f}x "
-              f"| {r['backprop_over_autodiff']:.3f} | {r['step_loop_ms']:.0f} |")
+        q1, q3 = r["speed_quartiles"]
+        print(f"| {r['config']} | {r['reference_ms']:.0f} | {r['fit_ms']:.0f} | {r['speed']:.3f}x ({q1:.2f}-{q3:.2f}) "
+              f"| {r['backprop_speed']:.3f}x | {r['backprop_over_autodiff']:.3f} | {r['step_loop_ms']:.0f} |")
     return rows
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="fewer epochs and sequences")
     args = parser.parse_args()
     main(args.rounds, args.quick)
