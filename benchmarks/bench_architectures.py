@@ -17,8 +17,9 @@ interleaved (in alternating order, ABCD DCBA ...), so machine load hits all alik
 Speed = reference time / fit time of the same round (1.0 = same speed, > 1 = jaxnn
 faster); reported is the median of these paired ratios over rounds, with their quartiles:
 on a shared 2-core machine single epochs move by +-10%, and pairing cancels most of it.
-The last column times the reference's step jitted alone and called once per batch from
-Python: on CPU it shows what running the epoch inside one ``lax.scan`` costs or saves.
+The step-loop column times the reference's step jitted alone and called once per batch
+from Python: on CPU it shows what running the epoch inside one ``lax.scan`` costs or saves.
+The last column compares inference: ``model.apply`` against the reference's forward.
 
     python benchmarks/bench_architectures.py [--rounds 15] [--quick]
 """
@@ -149,7 +150,7 @@ def adding_lstm_config(quick: bool) -> Config:
     n = 1024 if quick else 4000
     x, y = adding_problem(jax.random.key(0), n, 100)
     return Config("LSTM H=32 on the adding problem T=100, batch 32", models.rnn_regressor(32, 1, cell="lstm"),
-                  "mse", reference_lstm_loss, x, y, (100, 2), 32, 1)
+                  "mse", reference_lstm_loss, x, y, (100, 2), 32, 1 if quick else 3)
 
 
 def reference_params(params):
@@ -193,6 +194,25 @@ def time_fit(config: Config, params, optimizer, epochs: int, grad: str = "autodi
     return time.perf_counter() - start
 
 
+def forward_speed(config: Config, params, rounds: int, batch: int = 256, calls: int = 20) -> float:
+    """Inference: median over rounds of (reference forward time / ``model.apply`` time),
+    each jitted, on one batch of ``batch`` examples."""
+    forward = reference_cnn_forward if config.reference_loss is reference_cnn_loss else reference_lstm_forward
+    ours = jax.jit(lambda p, x: config.model.apply(p, x))
+    theirs = jax.jit(lambda p, x: forward(p, x, None))
+    x, ref_params = config.x[:batch], reference_params(params)
+
+    def seconds(fn, p):
+        start = time.perf_counter()
+        for _ in range(calls):
+            out = fn(p, x)
+        jax.block_until_ready(out)
+        return time.perf_counter() - start
+
+    seconds(ours, params), seconds(theirs, ref_params)  # compile
+    return statistics.median(seconds(theirs, ref_params) / seconds(ours, params) for _ in range(rounds))
+
+
 def measure(config: Config, rounds: int) -> dict:
     _, params = config.model.init(jax.random.key(0), config.in_shape)
     optimizer = optax.adam(1e-3)
@@ -221,7 +241,7 @@ def measure(config: Config, rounds: int) -> dict:
             "backprop_ms": 1e3 * median["backprop"],
             "backprop_speed": statistics.median(paired_ratios(times["reference"], times["backprop"])),
             "backprop_over_autodiff": statistics.median(paired_ratios(times["backprop"], times["fit"])),
-            "step_loop_ms": 1e3 * median["step_loop"]}
+            "step_loop_ms": 1e3 * median["step_loop"], "apply_speed": forward_speed(config, params, rounds)}
 
 
 def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
@@ -255,12 +275,13 @@ def main(rounds: int = 15, quick: bool = False) -> list[dict]:
         rows.append(measure(config, rounds))
     print("| model | reference ms/epoch | fit ms/epoch | fit speed vs reference (quartiles) "
           "| fit(grad=backprop) speed vs reference | backprop time / autodiff "
-          "| reference step-per-dispatch loop ms/epoch |")
-    print("|---|---|---|---|---|---|---|")
+          "| reference step-per-dispatch loop ms/epoch | apply speed vs reference forward, batch 256 |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         q1, q3 = r["speed_quartiles"]
         print(f"| {r['config']} | {r['reference_ms']:.0f} | {r['fit_ms']:.0f} | {r['speed']:.3f}x ({q1:.2f}-{q3:.2f}) "
-              f"| {r['backprop_speed']:.3f}x | {r['backprop_over_autodiff']:.3f} | {r['step_loop_ms']:.0f} |")
+              f"| {r['backprop_speed']:.3f}x | {r['backprop_over_autodiff']:.3f} | {r['step_loop_ms']:.0f} "
+              f"| {r['apply_speed']:.2f}x |")
     return rows
 
 
