@@ -42,6 +42,7 @@ from jaxnn import datasets, models, train
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
 from cnn_digits import augment_with_shifts, build_cnn  # noqa: E402  (the example's data and model)
 from lstm_vs_rnn import adding_problem  # noqa: E402
+from timing import interleaved_rounds, median_ratio, paired_ratios, quartiles  # noqa: E402
 
 DROPOUT = 0.3  # build_cnn's dropout rate
 
@@ -230,30 +231,15 @@ def measure(config: Config, rounds: int) -> dict:
         "fit": lambda: time_fit(config, params, optimizer, config.epochs),
         "backprop": lambda: time_fit(config, params, optimizer, config.epochs, grad="backprop"),
     }
-    times = {name: [] for name in runs}
-    for r in range(rounds):
-        for name in (list(runs) if r % 2 == 0 else reversed(list(runs))):  # ABCD DCBA ...
-            times[name].append(runs[name]() / config.epochs)
+    times = {name: [t / config.epochs for t in ts] for name, ts in interleaved_rounds(runs, rounds).items()}
     speeds = paired_ratios(times["reference"], times["fit"])
     median = {name: statistics.median(t) for name, t in times.items()}
     return {"config": config.name, "reference_ms": 1e3 * median["reference"], "fit_ms": 1e3 * median["fit"],
             "speed": statistics.median(speeds), "speed_quartiles": quartiles(speeds),
             "backprop_ms": 1e3 * median["backprop"],
-            "backprop_speed": statistics.median(paired_ratios(times["reference"], times["backprop"])),
-            "backprop_over_autodiff": statistics.median(paired_ratios(times["backprop"], times["fit"])),
+            "backprop_speed": median_ratio(times["reference"], times["backprop"]),
+            "backprop_over_autodiff": median_ratio(times["backprop"], times["fit"]),
             "step_loop_ms": 1e3 * median["step_loop"], "apply_speed": forward_speed(config, params, rounds)}
-
-
-def paired_ratios(numerators: list[float], denominators: list[float]) -> list[float]:
-    """Per-round ratios: both runs of a round saw the same machine load."""
-    return [a / b for a, b in zip(numerators, denominators)]
-
-
-def quartiles(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return values[0], values[0]
-    q1, _, q3 = statistics.quantiles(values, n=4)
-    return q1, q3
 
 
 def check_references_agree(config: Config) -> float:

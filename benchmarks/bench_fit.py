@@ -5,12 +5,13 @@ one ``jax.jit`` of a ``lax.scan`` over an epoch of on-device shuffled batches, o
 Adam, one host sync per epoch.  jaxnn runs ``train.fit`` (which adds the non-finite
 guard, the epoch bookkeeping and the history) on the same data and batch size.
 
-Each round times both (interleaved, so machine load hits both alike); the ratio is
-reference time / jaxnn time (1.0 = same speed, > 1 = jaxnn faster), from the median
-of the rounds.  Also times ``grad="backprop"`` against ``grad="autodiff"`` and the
-bare hand-derived ``backprop.value_and_grad`` against ``jax.value_and_grad``.
+Each round times both back to back, in alternating order (`timing.interleaved_rounds`);
+the speed is the median over rounds of each round's reference time / jaxnn time (1.0 =
+same speed, > 1 = jaxnn faster), with the quartiles.  Also times ``grad="backprop"``
+against ``grad="autodiff"`` and the bare hand-derived ``backprop.value_and_grad`` against
+``jax.value_and_grad``.
 
-    python benchmarks/bench_fit.py [--rounds 5] [--quick]
+    python benchmarks/bench_fit.py [--rounds 15] [--quick]
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import interleaved_rounds, median_ratio, paired_ratios, quartiles
 
 from jaxnn import backprop, models, train
 
@@ -101,7 +103,7 @@ def time_value_and_grad(fn, params, x, y, repeats=20):
     return (time.perf_counter() - start) / repeats
 
 
-def main(rounds: int = 5, quick: bool = False) -> list[dict]:
+def main(rounds: int = 15, quick: bool = False) -> list[dict]:
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; {rounds} interleaved rounds, median times\n")
     rows = []
     for name, widths, batch_size, n, epochs in CONFIGS[-1:] if quick else CONFIGS:
@@ -114,26 +116,31 @@ def main(rounds: int = 5, quick: bool = False) -> list[dict]:
         time_reference(reference, params, optimizer, x, y, 1)
         time_fit(model, params, optimizer, x, y, batch_size, 1)
         time_fit(model, params, optimizer, x, y, batch_size, 1, grad="backprop")
-        ref_t, fit_t, hand_t = [], [], []
-        for _ in range(rounds):
-            ref_t.append(time_reference(reference, params, optimizer, x, y, epochs))
-            fit_t.append(time_fit(model, params, optimizer, x, y, batch_size, epochs))
-            hand_t.append(time_fit(model, params, optimizer, x, y, batch_size, epochs, grad="backprop"))
-        ref, fit, hand = (statistics.median(t) / epochs for t in (ref_t, fit_t, hand_t))
+        times = interleaved_rounds({
+            "reference": lambda: time_reference(reference, params, optimizer, x, y, epochs),
+            "fit": lambda: time_fit(model, params, optimizer, x, y, batch_size, epochs),
+            "backprop": lambda: time_fit(model, params, optimizer, x, y, batch_size, epochs, grad="backprop"),
+        }, rounds)
+        ref, fit, hand = (statistics.median(times[name]) / epochs for name in ("reference", "fit", "backprop"))
+        speeds = paired_ratios(times["reference"], times["fit"])
         xb, yb = x[:batch_size], y[:batch_size]
         vg_auto = backprop.autodiff_value_and_grad(model, "softmax_cross_entropy")
         vg_hand = backprop.value_and_grad(model, "softmax_cross_entropy")
         auto_vg = statistics.median(time_value_and_grad(vg_auto, params, xb, yb) for _ in range(rounds))
         hand_vg = statistics.median(time_value_and_grad(vg_hand, params, xb, yb) for _ in range(rounds))
         flops_ratio = compiled_flops(vg_hand, params, xb, yb) / compiled_flops(vg_auto, params, xb, yb)
-        rows.append({"config": name, "reference_ms": 1e3 * ref, "fit_ms": 1e3 * fit, "speed_ratio": ref / fit,
-                     "backprop_fit_ms": 1e3 * hand, "backprop_over_autodiff_fit": hand / fit,
+        rows.append({"config": name, "reference_ms": 1e3 * ref, "fit_ms": 1e3 * fit,
+                     "speed_ratio": statistics.median(speeds),
+                     "speed_quartiles": quartiles(speeds), "backprop_fit_ms": 1e3 * hand,
+                     "backprop_over_autodiff_fit": median_ratio(times["backprop"], times["fit"]),
                      "backprop_over_autodiff_value_and_grad": hand_vg / auto_vg, "flops_ratio": flops_ratio})
-    print("| model | reference ms/epoch | fit ms/epoch | fit speed vs reference | fit(grad=backprop) time / autodiff "
+    print("| model | reference ms/epoch | fit ms/epoch | fit speed vs reference (quartiles) "
+          "| fit(grad=backprop) time / autodiff "
           "| backprop.value_and_grad time / jax.value_and_grad | same, XLA flops |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['config']} | {r['reference_ms']:.1f} | {r['fit_ms']:.1f} | {r['speed_ratio']:.3f}x "
+        q1, q3 = r["speed_quartiles"]
+        print(f"| {r['config']} | {r['reference_ms']:.1f} | {r['fit_ms']:.1f} | {r['speed_ratio']:.3f}x ({q1:.2f}-{q3:.2f}) "
               f"| {r['backprop_over_autodiff_fit']:.3f} | {r['backprop_over_autodiff_value_and_grad']:.3f} "
               f"| {r['flops_ratio']:.4f} |")
     return rows
@@ -141,7 +148,7 @@ def main(rounds: int = 5, quick: bool = False) -> list[dict]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--quick", action="store_true", help="only the small model")
     args = parser.parse_args()
     main(args.rounds, args.quick)

@@ -413,3 +413,14 @@ def test_concrete_labels_closed_over_inside_jit(name):
     bad = jnp.array([0, 1, 5, 2])
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         jax.jit(lambda p: value(p, bad))(pred)
+
+
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "cross_entropy"])
+def test_traced_out_of_range_labels_give_nan_loss(name):
+    """Traced labels cannot be checked on the host; an out-of-range one (negative ones must
+    not wrap around to the last class) makes the loss NaN instead of silently wrong."""
+    value = jax.jit(getattr(losses, name))
+    pred = jnp.asarray(SIMPLEX)
+    assert np.isfinite(float(value(pred, jnp.asarray(LABELS))))
+    for bad in ([0, 1, 3, 2], [0, -1, 1, 2]):
+        assert np.isnan(float(value(pred, jnp.array(bad))))
