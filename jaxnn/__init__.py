@@ -12,7 +12,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "activations", "initializers", "layers", "models", "losses", "backprop", "graph",
+    "activations", "initializers", "layers", "models", "inspection", "losses", "backprop", "graph",
     "optim", "linear", "train", "datasets", "metrics", "checkpoint", "cli",
 )
 __all__ = list(_SUBMODULES)

@@ -10,17 +10,18 @@ takes a model, and its params are a plain pytree), after lecture 000's architect
   a denoising mode (``noise_std``), and `anomaly_scores` / `anomaly_threshold` for anomaly
   detection by reconstruction error.
 
-Inspection: `count_params`, `mlp_param_count` (lecture 004's formula), `summary`.
+Inspection (`count_params`, `mlp_param_count`, `output_shape`, `summary`) lives in
+`jaxnn.inspection` and is re-exported here.
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
 
 from jaxnn import initializers
+from jaxnn.inspection import count_params, mlp_param_count, output_shape, summary  # noqa: F401  (re-exported)
 from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, flatten, gaussian_noise, max_pool,
                           reshape, rnn, serial, upsample)
 from jaxnn.layers import activation as activation_layer
@@ -343,74 +344,3 @@ def anomaly_threshold(scores_on_clean, quantile: float = 0.95) -> jax.Array:
     if scores.ndim != 1 or scores.shape[0] == 0:
         raise ValueError(f"anomaly_threshold: expected a non-empty vector of scores (N,), got shape {scores.shape}")
     return jnp.quantile(scores, quantile)
-
-
-# ----------------------------------------------------------------------------- inspection
-
-def count_params(params) -> int:
-    """Number of scalars in a params pytree."""
-    return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params))
-
-
-def mlp_param_count(in_features: int, sizes: Sequence[int]) -> int:
-    """The lectures' formula (004): ``sum_l n_l n_{l+1} + n_{l+1}`` over consecutive widths."""
-    widths = [in_features, *sizes]
-    return sum(n_in * n_out + n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
-
-
-def _abstract_init(layer: Layer, in_shape) -> tuple[tuple[int, ...], object]:
-    """``layer.init`` traced, not run: ``(out_shape, params as jax.ShapeDtypeStruct leaves)``.
-
-    No arrays are computed (nothing compiles), so inspecting a large model is instant.
-    """
-    out_shapes = []
-
-    def params_of(key):
-        out_shape, params = layer.init(key, tuple(in_shape))
-        out_shapes.append(tuple(out_shape))
-        return params
-
-    params = jax.eval_shape(params_of, jax.random.key(0))
-    return out_shapes[0], params
-
-
-def output_shape(layer: Layer, in_shape) -> tuple[int, ...]:
-    """The per-example output shape of ``layer`` for inputs of shape ``(N, *in_shape)``."""
-    return _abstract_init(layer, in_shape)[0]
-
-
-def _rows(layer: Layer, params, in_shape, depth: int):
-    """(indented name, output shape, param count) rows of a layer and its children."""
-    if layer.name == "serial":
-        shape = in_shape
-        rows = []
-        for child, child_params in zip(layer.children, params):
-            child_rows, shape = _rows(child, child_params, shape, depth)
-            rows += child_rows
-        return rows, shape
-    out_shape = output_shape(layer, in_shape)
-    rows = [("  " * depth + layer.name, out_shape, count_params(params))]
-    if len(layer.children) == 1:  # a wrapper (residual...) shares its params with its child
-        rows += _rows(layer.children[0], params, in_shape, depth + 1)[0]
-    return rows, out_shape
-
-
-def summary(model: Layer, in_shape: Sequence[int], params=None) -> str:
-    """A Keras-like table: layer, output shape (``None`` = batch axis), parameters.
-
-    ``params`` defaults to a fresh ``model.init`` (traced only: no arrays are computed); pass
-    trained params to count them.
-    Returns the table as a string (print it).
-    """
-    in_shape = tuple(in_shape)
-    if params is None:
-        _, params = _abstract_init(model, in_shape)
-    rows, _ = _rows(model, params, in_shape, 0)
-    table = [("Layer", "Output shape", "Params")]
-    table += [(name, str((None, *shape)), f"{n:,}") for name, shape, n in rows]
-    widths = [max(len(row[i]) for row in table) for i in range(3)]
-    rule = "-" * (sum(widths) + 4)
-    lines = [f"{table[0][0]:<{widths[0]}}  {table[0][1]:<{widths[1]}}  {table[0][2]:>{widths[2]}}", rule]
-    lines += [f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:>{widths[2]}}" for a, b, c in table[1:]]
-    lines += [rule, f"Total params: {count_params(params):,}"]
-    return "\n".join(lines)
