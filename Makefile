@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.jaxnn-installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench experiments clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ test: install
 
 bench: install
 	$(PY) benchmarks/run_all.py
+
+experiments: install
+	$(PY) experiments/run_all.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

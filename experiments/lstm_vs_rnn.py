@@ -100,6 +100,8 @@ def main(length: int = 100, epochs: int = 6, n_train: int = 10_000, batch_size: 
     print(f"\nlstm_vs_rnn: T={length} test MSE tanh {tanh_mse:.4f}, LSTM {lstm_mse:.4f}, baseline {baseline:.4f} "
           f"({verdict}: LSTM < {SUCCESS_MSE}, tanh near baseline); training "
           f"{result['cells']['tanh']['seconds']:.1f} s + {result['cells']['lstm']['seconds']:.1f} s")
+    if verdict != "as claimed":
+        raise SystemExit(f"lstm_vs_rnn: claim not reproduced (LSTM {lstm_mse:.4f}, tanh {tanh_mse:.4f})")
     return result
 
 
