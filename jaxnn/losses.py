@@ -182,11 +182,19 @@ def _checked_target(name: str, scores: Array, target: Array) -> Array:
 
 
 def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
-    """Integer labels (N,) -> one-hot (N, C); one-hot/soft targets (N, C) pass through."""
+    """Integer labels (N,) -> one-hot (N, C); one-hot/soft targets (N, C) pass through.
+
+    Under jit (no host check) the row of an out-of-range label is NaN, as in `_target_dot`.
+    """
     target = _checked_target(name, scores, target)
     if target.shape == scores.shape:
         return target.astype(scores.dtype)
-    return jax.nn.one_hot(target, scores.shape[-1], dtype=scores.dtype)
+    n_classes = scores.shape[-1]
+    one_hot = jax.nn.one_hot(target, n_classes, dtype=scores.dtype)
+    if isinstance(target, jax.core.Tracer):
+        in_range = (target >= 0) & (target < n_classes)
+        one_hot = jnp.where(in_range[..., None], one_hot, jnp.nan)
+    return one_hot
 
 
 def _target_dot(name: str, values: Array, target: Array) -> Array:

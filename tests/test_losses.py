@@ -418,9 +418,14 @@ def test_concrete_labels_closed_over_inside_jit(name):
 @pytest.mark.parametrize("name", ["softmax_cross_entropy", "cross_entropy"])
 def test_traced_out_of_range_labels_give_nan_loss(name):
     """Traced labels cannot be checked on the host; an out-of-range one (negative ones must
-    not wrap around to the last class) makes the loss NaN instead of silently wrong."""
-    value = jax.jit(getattr(losses, name))
+    not wrap around to the last class) makes the loss and the hand-derived delta NaN
+    instead of silently wrong."""
+    value, grad = jax.jit(getattr(losses, name)), jax.jit(getattr(losses, name + "_grad"))
     pred = jnp.asarray(SIMPLEX)
     assert np.isfinite(float(value(pred, jnp.asarray(LABELS))))
+    assert np.all(np.isfinite(np.asarray(grad(pred, jnp.asarray(LABELS)))))
     for bad in ([0, 1, 3, 2], [0, -1, 1, 2]):
         assert np.isnan(float(value(pred, jnp.array(bad))))
+        g = np.asarray(grad(pred, jnp.array(bad)))  # the hand path's delta: NaN in the bad row only
+        assert np.all(np.isnan(g[[i for i, label in enumerate(bad) if not 0 <= label < 3]]))
+        assert np.all(np.isfinite(g[[i for i, label in enumerate(bad) if 0 <= label < 3]]))
