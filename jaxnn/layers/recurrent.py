@@ -108,7 +108,8 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         return xw, states_prev, states, extras
 
     def apply_fn(params, x, *, key=None, train=False):
-        # Lean loop: stacks only what is returned.
+        # Its own lean loop, stacking only what is returned: `run`'s stacks would slow
+        # inference and jax.grad, and XLA cannot merge the two loops anyway.
         xw = input_projection(params, x)
 
         def body(state, xw_t):
