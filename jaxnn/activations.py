@@ -1,14 +1,16 @@
 """Activation functions a = sigma(z) and their derivatives written by hand.
 
 Every elementwise activation comes with ``derivative(z) = d sigma / dz`` as a function of
-the pre-activation ``z`` (lecture 001's activation table); the backward pass multiplies
+the pre-activation ``z`` (IIT Mandi, "Activation Functions" and "Common activation
+derivatives"; UMT Lahore and HSE, "Activation functions"); the backward pass multiplies
 it into the upstream gradient: ``dL/dz = dL/da * sigma'(z)``.  ``softmax`` and
 ``log_softmax`` act on the last axis and are not elementwise, so they carry a
 vector-Jacobian product instead.  `get` is the one registry for names.
 
 Numerically stable forms: ``sigmoid`` never exponentiates a positive number,
-``softplus`` is ``logaddexp(z, 0)``, ``softmax`` subtracts the row maximum (lecture 001,
-"log-sum-exp trick"), ``elu`` only exponentiates the negative part.
+``softplus`` is ``logaddexp(z, 0)``, ``softmax`` subtracts the row maximum (IIT Mandi,
+"Practical notes & numerical stability": the log-sum-exp trick ``s' = s - max_k s_k``),
+``elu`` only exponentiates the negative part.
 """
 from __future__ import annotations
 

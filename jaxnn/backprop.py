@@ -1,4 +1,4 @@
-"""Backpropagation derived by hand (lecture 001), beside ``jax.grad``.
+"""Backpropagation derived by hand (IIT Mandi, "Backpropagation for general L layers"), beside ``jax.grad``.
 
 For a network ``y = f_L(... f_1(x))`` and a loss ``E(y, t)``:
 
@@ -8,7 +8,8 @@ For a network ``y = f_L(... f_1(x))`` and a loss ``E(y, t)``:
 3. each layer's ``backward`` turns ``dE/d(output)`` into its parameter gradients and
    ``dE/d(input)``; for a dense layer ``dE/dW = a^T delta``, ``dE/db = sum_n delta``, and
    the delta of the layer below is ``delta W^T * sigma'(z)`` (the activation layer's part);
-4. L2 adds ``lambda W`` to each weight's gradient, never to biases.
+4. L2 adds ``lambda W`` to each weight's gradient, never to biases (IIT Mandi, "Add L2
+   regularization (weight decay)").
 
 Mini-batch gradients are the average of per-example ones because the losses average
 over the batch; `per_example_grads` shows it.  `check_grads` is the CS231n-style
@@ -87,8 +88,9 @@ def per_example_grads(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., A
 
     Each example's delta flows back alone (for a dense layer ``dE_n/dW = a_n delta_n^T``),
     ``jax.vmap`` running the hand backward for all ``n`` at once.  For the mean-reduced
-    losses the batch gradient is their mean (lecture 001: "mini-batch gradients are
-    averages of per-example gradients"); for ``sum_of_squares`` (and ``l2=0``) it is their sum.
+    losses the batch gradient is their mean (IIT Mandi, "Mini-batch and averaging":
+    "compute per-example deltas and average"); for ``sum_of_squares`` (and ``l2=0``) it is
+    their sum.
     Deterministic (no dropout key).
     """
     single = value_and_grad(model, loss, l2=l2)

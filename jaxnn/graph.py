@@ -1,9 +1,9 @@
 """Scalar reverse-mode autodiff over an explicit computational graph (for teaching).
 
-Lecture 002 ("Computational Graphs") draws a function as a directed graph whose vertices
-are variables and operators and whose edges carry values forward; lecture 004 adds that
-autodiff "decomposes the algorithm into primitive operations" and "explicitly constructs a
-computation graph".  This module builds that graph one scalar at a time, in the spirit of
+UMT Lahore, "Computational Graphs", draws a function as a directed graph whose vertices
+are variables and operators and whose edges carry values forward; Liverpool,
+"Backpropagation", adds that autodiff "decomposes the algorithm into primitive operations"
+and "explicitly constructs a computation graph".  This module builds that graph one scalar at a time, in the spirit of
 micrograd's ``engine.py``::
 
     x, y, z = Value(1.0, "x"), Value(-3.0, "y"), Value(4.0, "z")
@@ -89,7 +89,7 @@ class Value:
         return out
 
     def __mul__(self, other: Value | Number) -> Value:
-        """out = a b;  d(out)/da = b, d(out)/db = a (lecture 002: df/dz = x + y)."""
+        """out = a b;  d(out)/da = b, d(out)/db = a (UMT Lahore, computational graphs: df/dz = x + y)."""
         other = _as_value(other)
         out = Value(self.data * other.data, parents=(self, other), op="*")
 
@@ -166,7 +166,7 @@ class Value:
         return out
 
     def tanh(self) -> Value:
-        """out = tanh(a);  d(out)/da = 1 - tanh(a)^2 (lecture 001, activation derivatives)."""
+        """out = tanh(a);  d(out)/da = 1 - tanh(a)^2 (IIT Mandi, common activation derivatives)."""
         t = math.tanh(self.data)
         out = Value(t, parents=(self,), op="tanh")
 
@@ -210,7 +210,7 @@ class Value:
         return out
 
     def sigmoid(self) -> Value:
-        """out = 1 / (1 + e^-a);  d(out)/da = s (1 - s) (lecture 001: sigma' = sigma(1 - sigma))."""
+        """out = 1 / (1 + e^-a);  d(out)/da = s (1 - s) (IIT Mandi: sigma' = sigma(1 - sigma))."""
         s = _stable_sigmoid(self.data)
         out = Value(s, parents=(self,), op="sigmoid")
 
@@ -328,8 +328,8 @@ def trace(root: Value) -> str:
     """The graph of ``root`` as text, one node per line in topological order.
 
     Each line gives the node's name, how it was computed (its definition), its forward
-    value and its gradient, so both passes can be read off.  For lecture 002's example
-    after ``f.backward()``::
+    value and its gradient, so both passes can be read off.  For UMT Lahore's example,
+    ``f = (x + y) z`` at ``x = 1, y = -3, z = 4``, after ``f.backward()``::
 
         x = 1      data=1   grad=4
         y = -3     data=-3  grad=4
@@ -388,7 +388,7 @@ def jaxpr(fn: Callable[..., Any], *args: Any) -> str:
 
     Each line of the jaxpr is one primitive operation (``add``, ``mul``, ``dot_general``,
     ``tanh``...) on named intermediate values: the same graph as ``trace`` shows for
-    Values, but over arrays (lecture 004: autodiff decomposes into primitive operations).
+    Values, but over arrays (Liverpool, "Backpropagation": autodiff decomposes into primitive operations).
     """
     return str(jax.make_jaxpr(fn)(*args))
 

@@ -4,7 +4,8 @@ Named schemes are plain functions (``glorot_uniform(key, (fan_in, fan_out))``);
 schemes with a hyper-parameter are factories returning one (``normal(0.01)``).
 ``dtype=None`` means JAX's default float (float32, or float64 under x64).
 
-Variance scaling (lecture 001, "numerical stability"): keep the variance of activations
+Variance scaling (IIT Mandi, "Practical notes & numerical stability": "proper
+initialization (Xavier/He)" against saturation): keep the variance of activations
 and of back-propagated gradients roughly constant across layers by choosing
 ``Var[W] = scale / n`` where ``n`` is fan_in, fan_out or their mean:
 

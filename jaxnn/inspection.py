@@ -23,7 +23,8 @@ def count_params(params) -> int:
 
 
 def mlp_param_count(in_features: int, sizes: Sequence[int]) -> int:
-    """The lectures' formula (004): ``sum_l n_l n_{l+1} + n_{l+1}`` over consecutive widths."""
+    """``sum_l n_l n_{l+1} + n_{l+1}`` over consecutive widths (Liverpool, "Network size
+    determines representational capacity": weights plus biases of each dense layer)."""
     widths = [in_features, *sizes]
     return sum(n_in * n_out + n_out for n_in, n_out in zip(widths[:-1], widths[1:]))
 

@@ -1,10 +1,12 @@
 """Linear and logistic regression as 0-hidden-layer networks, fitted several ways.
 
-Lecture 001 recaps ordinary least squares, ``w = (X^T X)^{-1} X^T y``, and multinomial
-logistic regression, ``P(y = k | x) = softmax(x^T w_k)``, "found by iterative methods
-(gradient descent, Adam, Newton-Raphson)"; lecture 004 fits least squares by gradient
+IIT Mandi, "Recap: Regression and Classification", gives ordinary least squares,
+``w = (X^T X)^{-1} X^T y``, and multinomial logistic regression,
+``P(y = k | x) = softmax(x^T w_k)``, whose parameters "are found using iterative
+optimization methods (e.g., gradient descent, Adam, Newton-Raphson etc.)"; Liverpool,
+"Example: least squares fitting" and "Gradient descent", fits least squares by gradient
 descent. Both models are the network ``z = x @ W + b`` (a ``models.mlp([K])``) with
-``W: (D, K)`` -- the lectures' ``W`` transposed -- and differ only in the loss:
+``W: (D, K)`` -- the notes' ``W`` transposed -- and differ only in the loss:
 
 * least squares: squared error, solved in closed form (`fit_least_squares`, via a stable
   least-squares solver, never an explicit inverse) or by gradient descent
@@ -123,7 +125,7 @@ def fit_least_squares(x: Array, y: Array, *, fit_intercept: bool = True,
 
 def squared_error_objective(params: dict, x: Array, y: Array, l2: Array) -> Array:
     """``J(W, b) = (||x W + b - y||^2 + l2 ||W||^2) / N``: the mean squared error per example
-    (lecture 004's J up to the factor 1/2) plus the ridge penalty, same minimizer as
+    (Liverpool's ``J`` up to the factor 1/2) plus the ridge penalty, same minimizer as
     `fit_least_squares`. params: {"W": (D,) or (D, K), "b": () or (K,)}."""
     residual = x @ params["W"] + params["b"] - y
     return (jnp.sum(residual**2) + l2 * jnp.sum(params["W"] ** 2)) / x.shape[0]
@@ -151,7 +153,8 @@ def fit_least_squares_gd(x: Array, y: Array, *, fit_intercept: bool = True, l2: 
     """Least squares by gradient descent on `squared_error_objective` from W = 0, b = 0.
 
     ``minimize(method="gd")``: ``(W, b) <- (W, b) - lr grad J`` until ``||grad J|| <= tol``
-    or (lecture 004's test) ``J`` changes by less than ``f_tol`` in one iteration (off by
+    or (Liverpool's convergence test, "Gradient descent: remarks") ``J`` changes by less
+    than ``f_tol`` in one iteration (off by
     default: it stops long before the coefficients are accurate). ``learning_rate``
     defaults to ``1 / L`` (`squared_error_lipschitz`), a step that always converges.
     Returns ``(model, result)``; ``result.converged`` says whether the tolerance was met.
@@ -238,7 +241,8 @@ def fit_logistic_regression(x: Array, y: Array, *, method: str = "newton",
     """Unpenalized logistic regression by maximum likelihood (mean cross-entropy).
 
     Binary (2 classes, unless ``multinomial=True``): ``P(y=1|x) = sigmoid(x @ W + b)``.
-    Multinomial (C classes): ``P(y=k|x) = softmax(x @ W + b)_k`` (lecture 001).
+    Multinomial (C classes): ``P(y=k|x) = softmax(x @ W + b)_k`` (IIT Mandi, "Classification
+    Models"; UMT Lahore, "Logistic Regression", for the binary loss).
 
     method:
       ``"newton"``: ``minimize(method="newton")`` from zero, ``||grad|| <= tol`` within

@@ -1,12 +1,12 @@
-"""The hand-derived backward pass (lecture 001) against independent oracles.
+"""The hand-derived backward pass (IIT Mandi, backpropagation) against independent oracles.
 
 ``backprop.value_and_grad(model, loss, l2=...)`` must equal
 
     jax.value_and_grad(lambda p: loss(model.apply(p, x), t) + l2/2 * sum ||W||^2)(params)
 
 (weights only, biases not regularized) to float64 round-off, for every hidden activation,
-depth and loss/head; and agree with finite differences, PyTorch autograd and the lecture's
-scalar worked example.  The reference objective here is written independently of the
+depth and loss/head; and agree with finite differences, PyTorch autograd and IIT Mandi's
+"Worked scalar example (1 hidden neuron)".  The reference objective here is written independently of the
 library's own ``losses.l2_penalty`` (it regularizes exactly the leaves named ``"W"``).
 """
 import math
@@ -32,7 +32,7 @@ WIDTH = 4
 # --- the oracle ----------------------------------------------------------------------------------
 
 def weight_sum_of_squares(params):
-    """sum ||W||^2 over the leaves named "W" (dense kernels): the lectures' L2 term, biases excluded."""
+    """sum ||W||^2 over the leaves named "W" (dense kernels): IIT Mandi's L2 term, biases excluded."""
     total = jnp.zeros(())
     for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
         last = path[-1]
@@ -280,7 +280,7 @@ def softmax_np(z):
 
 
 def test_fused_softmax_cross_entropy_delta():
-    """Lecture 001: with softmax + CE the output delta is y - t; averaged over the batch:
+    """IIT Mandi, "Softmax+Cross-Entropy": the output delta is y - t; averaged over the batch:
     dE/db = sum_n (softmax(z_n) - t_n)/N, dE/dW = x^T (softmax(z) - t)/N."""
     model = models.mlp([3])
     _, params = model.init(jax.random.key(0), (D_IN,))
@@ -432,7 +432,7 @@ def test_autodiff_path_and_gradient_path_registry():
         backprop.gradient_path("numeric")
 
 
-# --- lecture 001's worked scalar example -------------------------------------------------------------------
+# --- IIT Mandi's worked scalar example -------------------------------------------------------------------------
 
 def sigmoid(s):
     return 1 / (1 + math.exp(-s))
@@ -443,11 +443,11 @@ def sigmoid(s):
     (lambda z: max(z, 0.0), lambda z: float(z > 0), "relu"),
 ])
 def test_lecture_worked_example_one_hidden_neuron(h, h_prime, name):
-    """Lecture 001, "Worked scalar example (1 hidden neuron)":
+    """IIT Mandi, "Worked scalar example (1 hidden neuron)":
     z1 = w1 x + b1, a1 = h(z1), s = w2 a1 + b2, y = sigma(s), L = 1/2 (y - t)^2;
     delta2 = (y - t) sigma'(s); dL/dw2 = delta2 a1; dL/db2 = delta2;
     delta1 = h'(z1) w2 delta2; dL/dw1 = delta1 x; dL/db1 = delta1.
-    The lecture gives no numbers; these are ours, and the arithmetic is the lecture's."""
+    The notes give no numbers; these are ours, and the arithmetic is the notes'."""
     x, t = 1.5, 0.25
     w1, b1, w2, b2 = 0.8, -0.3, -1.2, 0.4
     lam = 0.1
@@ -484,9 +484,9 @@ def test_lecture_worked_example_one_hidden_neuron(h, h_prime, name):
 
 
 def test_lecture_mini_batch_averaging():
-    """Lecture 001: the mini-batch gradient is the average of the per-example deltas times
-    activations.  With mse = mean (y - t)^2 = (2/N) * 1/2 sum (y - t)^2, the library's gradient
-    is twice the lecture's average of per-example 1/2 (y - t)^2 gradients."""
+    """IIT Mandi, "Mini-batch and averaging": the batch gradient is the average of the
+    per-example deltas times activations.  With mse = mean (y - t)^2 = (2/N) * 1/2 sum (y - t)^2, the library's gradient
+    is twice the notes' average of per-example 1/2 (y - t)^2 gradients."""
     xs, ts = [0.5, -1.0, 2.0], [0.1, 0.9, 0.4]
     w1, b1, w2, b2 = 0.7, 0.2, 1.3, -0.5
     per_example = []

@@ -1,4 +1,4 @@
-"""Models: mlp structure and forward values, parameter counts (lecture 004's formula), summary, errors."""
+"""Models: mlp structure and forward values, parameter counts (Liverpool's formula), summary, errors."""
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +9,8 @@ from jaxnn.layers import activation, dense, dropout, residual, serial
 
 
 def lecture_formula(widths):
-    """Lecture 004: sum_l (n_l n_{l+1} + n_{l+1}), written out independently of the library."""
+    """Liverpool, "Network size determines representational capacity": sum_l (n_l n_{l+1} + n_{l+1}),
+    written out independently of the library."""
     total = 0
     for n_l, n_next in zip(widths[:-1], widths[1:]):
         total += n_l * n_next + n_next

@@ -1,8 +1,8 @@
 """jaxnn.optim first-order optimizers against independent oracles, step by step, float64.
 
 Oracles: optax's function of the same name and keywords (100 steps, nested pytree,
-gradients spanning 8 orders of magnitude with exact zeros); the lecture equations written
-out in plain numpy; PyTorch when importable.  Plus mixing with optax, bad input, and the
+gradients spanning 8 orders of magnitude with exact zeros); the course notes' equations
+(KAUST Academy and HSE) written out in plain numpy; PyTorch when importable.  Plus mixing with optax, bad input, and the
 non-finite gradient guard.
 """
 from __future__ import annotations
@@ -171,21 +171,21 @@ def numpy_trajectory(step_fn, state_fn, params=PARAMS, grads=GRADS):
     return jax.tree.map(leaf_run, params, grads)
 
 
-def lecture_adagrad(lr, eps):  # lecture 000: G_t = G_{t-1} + g^2, theta -= lr g / sqrt(G + eps)
+def lecture_adagrad(lr, eps):  # KAUST Academy, "AdaGrad": G_t = G_{t-1} + g^2, theta -= lr g / sqrt(G + eps)
     def step(theta, g, G, t):
         G = G + g ** 2
         return theta - lr * g / np.sqrt(G + eps), G
     return step, np.zeros_like
 
 
-def lecture_rmsprop(lr, alpha, eps):  # lectures 000/003: E = a E + (1-a) g^2
+def lecture_rmsprop(lr, alpha, eps):  # KAUST Academy and HSE, "RMSProp": E = a E + (1-a) g^2
     def step(theta, g, E, t):
         E = alpha * E + (1 - alpha) * g ** 2
         return theta - lr * g / np.sqrt(E + eps), E
     return step, np.zeros_like
 
 
-def lecture_adam(lr, b1, b2, eps, weight_decay=0.0):  # lecture 000, AdamW when weight_decay > 0
+def lecture_adam(lr, b1, b2, eps, weight_decay=0.0):  # KAUST Academy, "Adam"; "AdamW" when weight_decay > 0
     def step(theta, g, state, t):
         m, v = state
         m = b1 * m + (1 - b1) * g
@@ -195,7 +195,7 @@ def lecture_adam(lr, b1, b2, eps, weight_decay=0.0):  # lecture 000, AdamW when 
     return step, lambda p: (np.zeros_like(p), np.zeros_like(p))
 
 
-def lecture_momentum(lr, beta):  # lecture 003: m = beta m + (1 - beta) g, theta -= lr m
+def lecture_momentum(lr, beta):  # HSE, "Momentum SGD": m = beta m + (1 - beta) g, theta -= lr m
     def step(theta, g, m, t):
         m = beta * m + (1 - beta) * g
         return theta - lr * m, m

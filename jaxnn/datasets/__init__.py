@@ -8,7 +8,8 @@
   arrays: ``x`` in JAX's default float dtype, class labels int32.  Same key, same data.
 * :func:`read_idx` reads the IDX format of MNIST; :func:`load_mnist` finds, downloads
   (only when asked) and verifies the MNIST and Fashion-MNIST files.
-* Feature scaling (lecture 004) as pure fit/transform/inverse triples:
+* Feature scaling (Liverpool, "Gradient descent: remarks", normalization and
+  standardization) as pure fit/transform/inverse triples:
   min-max ``x' = a + (x - min)(b - a) / (max - min)`` and standardization
   ``x' = (x - mu) / sigma``, the statistics taken per feature over the first axis.
 * :func:`one_hot` and a shuffling mini-batch generator :func:`batches` for notebooks

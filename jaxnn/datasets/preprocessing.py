@@ -1,6 +1,7 @@
 """Feature scaling, one-hot labels and mini-batches.
 
-* Feature scaling (lecture 004) as pure fit/transform/inverse triples:
+* Feature scaling (Liverpool, "Gradient descent: remarks", normalization and
+  standardization) as pure fit/transform/inverse triples:
   min-max ``x' = a + (x - min)(b - a) / (max - min)`` and standardization
   ``x' = (x - mu) / sigma``, the statistics taken per feature over the first axis.
   ``_SCALERS`` is the one registry of them by name (``load``'s ``scale=``).
@@ -67,7 +68,7 @@ def _minmax_range(state: MinMaxState) -> Array:
 
 
 def minmax_transform(state: MinMaxState, x: ArrayLike) -> Array:
-    """``x' = a + (x - min)(b - a) / (max - min)`` (lecture 004), per feature.
+    """``x' = a + (x - min)(b - a) / (max - min)`` (Liverpool, normalization), per feature.
 
     Fitted data lands in ``[a, b]``; a constant feature (``max == min``) maps to ``a``
     rather than dividing by zero.  New data may fall outside ``[a, b]``.
@@ -94,7 +95,7 @@ def standard_fit(x: ArrayLike) -> StandardState:
 
 
 def standard_transform(state: StandardState, x: ArrayLike) -> Array:
-    """``x' = (x - mu) / sigma`` (lecture 004): zero mean, unit variance on the fitted data."""
+    """``x' = (x - mu) / sigma`` (Liverpool, standardization): zero mean, unit variance on the fitted data."""
     return (_float_array(x) - state.mean) / state.std
 
 

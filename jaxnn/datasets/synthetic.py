@@ -200,8 +200,8 @@ def function_1d(key: Array, n: int, fn: str | Callable[[Array], Array] = "sin",
 
 def polynomial(key: Array, n: int, coefficients: Sequence[float], noise: float = 0.0,
                x_range: tuple[float, float] = (-1.0, 1.0)) -> tuple[Array, Array]:
-    """Samples of ``y = w0 + w1 x + w2 x^2 + ... + noise * N(0, 1)`` (lecture 004's
-    polynomial basis), ``coefficients = (w0, w1, ...)`` in increasing degree.
+    """Samples of ``y = w0 + w1 x + w2 x^2 + ... + noise * N(0, 1)`` (Liverpool's polynomial
+    basis functions), ``coefficients = (w0, w1, ...)`` in increasing degree.
 
     Returns ``x`` ``(n, 1)`` uniform in ``x_range`` and ``y`` ``(n, 1)``.
     """

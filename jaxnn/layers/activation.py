@@ -1,7 +1,9 @@
 """Activation layers: a fixed nonlinearity by name, PReLU and maxout.
 
 The backward of ``activation(name)`` is ``dL/dz = dL/da * sigma'(z)`` with the
-hand-written derivative from `jaxnn.activations` (or the softmax VJP).
+hand-written derivative from `jaxnn.activations` (IIT Mandi, "Common activation
+derivatives"), or the softmax VJP.  PReLU and maxout are in UMT Lahore's "Activation
+Functions" list.
 """
 from __future__ import annotations
 
@@ -16,6 +18,8 @@ def activation(name: str, **hyperparameters) -> Layer:
 
     ``name`` is any of `jaxnn.activations.NAMES`; hyper-parameters such as
     ``alpha`` for leaky_relu/elu are passed through: ``activation("elu", alpha=0.5)``.
+    Backward: ``dL/dz = da * sigma'(z)`` elementwise (IIT Mandi, "Common activation
+    derivatives"); for softmax ``dL/dz = s * (da - <da, s>)``, ``s = softmax(z)``.
     """
     act = activations.get(name, **hyperparameters)
 
@@ -27,6 +31,7 @@ def activation(name: str, **hyperparameters) -> Layer:
         return act.fn(z)
 
     def backward_fn(params, z, da, **_):
+        """dz = da * sigma'(z) (softmax: its VJP); no params (IIT Mandi, activation derivatives)."""
         return (), act.vjp(z, da)
 
     return Layer(init_fn, apply_fn, backward_fn)
@@ -35,8 +40,9 @@ def activation(name: str, **hyperparameters) -> Layer:
 def prelu(init_slope: float = 0.25) -> Layer:
     """Parametric ReLU (He et al. 2015): ``a = z`` for z >= 0, ``alpha_c z`` otherwise.
 
-    One learnable slope per feature (last axis): params ``{"alpha": (C,)}``.
-    Backward: ``dL/dz = da * (1 if z >= 0 else alpha)``,
+    One learnable slope per feature (last axis): params ``{"alpha": (C,)}``.  UMT Lahore's
+    "Activation Functions" writes it ``max(alpha x, x)`` (equal for ``alpha <= 1``).
+    Backward (He et al. 2015): ``dL/dz = da * (1 if z >= 0 else alpha)``,
     ``dL/dalpha_c = sum over all other axes of da * min(z, 0)``.
     """
 
@@ -48,6 +54,7 @@ def prelu(init_slope: float = 0.25) -> Layer:
         return jnp.where(z >= 0, z, params["alpha"] * z)
 
     def backward_fn(params, z, da, **_):
+        """dz = da * (1 if z >= 0 else alpha); dalpha_c = sum da * min(z, 0) (He et al. 2015)."""
         negative_part = jnp.where(z >= 0, 0, z)
         d_alpha = jnp.sum((da * negative_part).reshape(-1, z.shape[-1]), axis=0)
         return {"alpha": d_alpha}, jnp.where(z >= 0, da, params["alpha"] * da)
@@ -59,9 +66,10 @@ def maxout(pieces: int) -> Layer:
     """Maxout (Goodfellow et al. 2013): the max over groups of ``pieces`` consecutive features.
 
     z: (N, ..., D) -> a: (N, ..., D / pieces), ``a_j = max_k z_{j*pieces + k}``; put a
-    ``dense(units * pieces)`` before it for the learned affine pieces.  Backward routes
-    each gradient to the argmax of its group; ties share it equally, as autodiff of
-    ``jnp.max`` does.
+    ``dense(units * pieces)`` before it for the learned affine pieces (UMT Lahore,
+    "Activation Functions": ``max(w_1^T x + b_1, w_2^T x + b_2)``).  Backward
+    (Goodfellow et al. 2013): ``dL/dz_{j*pieces + k} = da_j`` if ``k`` is the argmax of
+    group ``j``, else 0; ties share it equally, as autodiff of ``jnp.max`` does.
     """
     if not isinstance(pieces, int) or pieces < 1:
         raise ValueError(f"maxout: pieces must be a positive int, got {pieces!r}")
@@ -81,6 +89,7 @@ def maxout(pieces: int) -> Layer:
         return jnp.max(grouped(z), axis=-1)
 
     def backward_fn(params, z, da, **_):
+        """dz = da routed to each group's argmax, shared equally on ties (Goodfellow et al. 2013)."""
         groups = grouped(z)
         is_max = (groups == jnp.max(groups, axis=-1, keepdims=True)).astype(da.dtype)
         share = is_max / jnp.sum(is_max, axis=-1, keepdims=True)

@@ -66,8 +66,10 @@ def serial(*layers: Layer) -> Layer:
     Params are a tuple with one entry per child.  The forward key is split into one key
     per child, in order, so a child's randomness does not depend on its siblings.
 
-    Backward (the chain rule, lecture 001): run the forward keeping each child's input,
-    then run the children's ``backward`` in reverse, each turning ``dL/d(output)`` into
+    Backward, the chain rule (IIT Mandi, "Backprop through L hidden layers", step 2:
+    ``delta^(l) = (W^(l+1))^T delta^(l+1) * sigma'(z^(l))``, each factor being one child's
+    backward): run the forward keeping each child's input ``a^(l-1)``, then run the
+    children's ``backward`` in reverse, each turning ``dL/d(output)`` into
     ``dL/d(input)``, which is the upstream gradient of the child before it.
     """
     if len(layers) == 1 and isinstance(layers[0], (list, tuple)) and not isinstance(layers[0], Layer):
@@ -98,6 +100,7 @@ def serial(*layers: Layer) -> Layer:
         return x
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """Chain rule: ``dL/da^(l-1) = backward_l(dL/da^(l))`` from the last child to the first."""
         check(params)
         keys = split_key(key, n)
         inputs = []
@@ -131,6 +134,7 @@ def residual(block: Layer) -> Layer:
         return x + block.apply(params, x, key=key, train=train)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """``dL/dx = dy + block.backward(dy)`` (He et al. 2016: the identity path adds ``dy``)."""
         grads, dx_block = block.backward(params, x, dy, key=key, train=train)
         return grads, dy + dx_block
 

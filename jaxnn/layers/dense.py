@@ -1,7 +1,8 @@
 """Dense (fully connected) layer: z = x @ W + b.
 
-The lectures write ``z = W a + b`` with column vectors; with batch-first rows our ``W``
-is their ``W`` transposed, of shape ``(fan_in, units)``.
+The course notes write ``z^(l) = W^(l) a^(l-1) + b^(l)`` with column vectors (IIT Mandi,
+"Forward propagation through L hidden layers"; Liverpool, "Forward propagation"); with
+batch-first rows our ``W`` is their ``W`` transposed, of shape ``(fan_in, units)``.
 """
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
     """Affine map ``z = x @ W + b``.  x: (N, ..., fan_in) -> z: (N, ..., units).
 
     Params ``{"W": (fan_in, units), "b": (units,)}`` (no ``"b"`` when ``use_bias=False``).
-    Backward (lecture 001, vectorized over the batch; ``dz = dL/dz`` one row per example):
-    ``dL/dW = x^T dz`` (the lectures' ``delta a^T``), ``dL/db = sum_n dz``,
-    ``dL/dx = dz W^T`` (the lectures' ``W^T delta``).  Extra middle axes (e.g. time)
-    are treated as more rows.
+    Backward (IIT Mandi, "Vectorized backpropagation (single example)" and "Mini-batch and
+    averaging", with ``dz = dL/dz`` one row per example): ``dL/dW = x^T dz`` (the notes'
+    ``delta a^T``), ``dL/db = sum_n dz``, ``dL/dx = dz W^T`` (the notes' ``W^T delta``).
+    With the mean-reduced losses the ``1/N`` of the batch average is already in ``dz``.
+    Extra middle axes (e.g. time) are treated as more rows.
     """
     if not isinstance(units, int) or units < 1:
         raise ValueError(f"dense: units must be a positive int, got {units!r}")
@@ -49,6 +51,7 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
         return z + params["b"] if use_bias else z
 
     def backward_fn(params, x, dz, **_):
+        """dW = x^T dz, db = sum_n dz, dx = dz W^T (IIT Mandi, vectorized backpropagation)."""
         check(params, x)
         rows_x = x.reshape(-1, x.shape[-1])
         rows_dz = dz.reshape(-1, dz.shape[-1])

@@ -12,7 +12,8 @@ def dropout(rate: float) -> Layer:
     Inverted dropout: kept units are scaled by ``1 / (1 - rate)`` during training so the
     expected activation is unchanged and inference needs no rescaling.
     ``y = x * m / (1 - rate)``, ``m ~ Bernoulli(1 - rate)`` drawn from ``key``.
-    Backward with the same key rebuilds the same mask: ``dL/dx = dy * m / (1 - rate)``.
+    Backward with the same key rebuilds the same mask: ``dL/dx = dy * m / (1 - rate)``
+    (Srivastava et al. 2014: dropped units pass no gradient); without training, ``dL/dx = dy``.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
@@ -33,6 +34,7 @@ def dropout(rate: float) -> Layer:
         return x * scaled_mask(key, x)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """dx = dy * m / (1 - rate) with the forward's mask m (Srivastava et al. 2014)."""
         if not train or rate == 0.0:
             return (), dy
         return (), dy * scaled_mask(key, x)

@@ -59,8 +59,8 @@ def embedding(vocab_size: int, features: int, init=initializers.normal(1.0)) -> 
     Params ``{"table": (vocab_size, features)}``.  The default ``init`` is N(0, 1), as
     ``torch.nn.Embedding``; transformers often use N(0, 0.02^2) (GPT-2), and Flax uses
     N(0, 1/features): pass ``init=initializers.normal(0.02)`` and so on.
-    Backward: ``dtable = scatter-add of dy rows at ids`` and ``dx`` float0 zeros
-    (see the module docstring, also for out-of-range ids).
+    Backward: ``dtable = scatter-add of dy rows at ids`` (``= one_hot(ids)^T dy``) and
+    ``dx`` float0 zeros (see the module docstring, also for out-of-range ids).
     """
     for name, value in (("vocab_size", vocab_size), ("features", features)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -87,7 +87,11 @@ def embedding(vocab_size: int, features: int, init=initializers.normal(1.0)) -> 
         return jnp.take(table, ids, axis=0, mode="fill", fill_value=jnp.nan)
 
     def backward_fn(params, ids, dy, **_):
-        """dtable[i] = sum of dy[p] over positions p with ids[p] == i; dx = float0 zeros."""
+        """dtable[i] = sum of dy[p] over positions p with ids[p] == i; dx = float0 zeros.
+
+        = ``one_hot(ids)^T dy``, the dense layer's ``dW = x^T dz`` on one-hot inputs (IIT Mandi,
+        vectorized backpropagation); the lookup table is Bengio et al. 2003's.
+        """
         check(params, ids)
         expected = (*jnp.shape(ids), features)
         if dy.shape != expected:

@@ -40,6 +40,7 @@ def gaussian_noise(std: float) -> Layer:
         return x + std * jax.random.normal(key, x.shape, x.dtype)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """dL/dx = dy: the noise does not depend on x (Vincent et al. 2008's corruption)."""
         is_active(key, train)  # same validation as the forward pass
         return (), dy
 

@@ -131,7 +131,10 @@ def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = T
         return y
 
     def backward_fn(params, x, dy, **_):
-        """dscale = sum dy*xhat, dbias = sum dy, dx = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sigma."""
+        """dscale = sum dy*xhat, dbias = sum dy, dx = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sigma.
+
+        Ba et al. 2016; derivation in the module docstring.
+        """
         axes = check(params, x)
         if dy.shape != x.shape:
             raise ValueError(f"layer_norm: upstream gradient dy must have the input's shape {x.shape}, got {dy.shape}")

@@ -57,7 +57,7 @@ def _reshape_layer(target: Shape, name: str) -> Layer:
         return x.reshape((x.shape[0], *_resolve(target, x.shape[1:], name)))
 
     def backward_fn(params, x, dy, **_):
-        """dL/dx = dy read back into x's shape (the inverse re-indexing)."""
+        """dL/dx = dy.reshape(x.shape): a re-indexing's VJP is the inverse re-indexing."""
         expected = (x.shape[0], *_resolve(target, x.shape[1:], name))
         if dy.shape != expected:
             raise ValueError(f"{name}: upstream gradient dy must have the output shape {expected}, got {dy.shape}")

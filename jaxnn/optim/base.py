@@ -165,7 +165,7 @@ def weights_only_mask(params: PyTree) -> PyTree:
     """The default weight-decay mask: True for leaves with ``ndim >= 2``, else False.
 
     Dense matrices ``W`` (fan_in, fan_out), conv kernels (HWIO) and recurrent matrices
-    are decayed; biases (1-D) and scalars (0-D) are not, as in the lectures' L2 penalty
+    are decayed; biases (1-D) and scalars (0-D) are not, as in IIT Mandi's L2 penalty
     (``backprop.value_and_grad(..., l2=...)`` likewise leaves biases alone).
     """
     return jax.tree.map(lambda p: jnp.ndim(p) >= 2, params)

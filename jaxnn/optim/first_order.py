@@ -6,8 +6,9 @@ operation is elementwise.  Each optimizer is a ``chain`` of small transforms, in
 same order as its optax namesake (whose keyword names and defaults it keeps), so the
 two agree step for step to float64 round-off (checked in ``tests/test_optim.py``).
 
-Lecture notes (``shared/lectures``): 000 gives AdaGrad, RMSProp, Adam and AdamW; 003
-gives momentum in its EMA form, RMSProp and Adam.
+Course notes: KAUST Academy, Neural Networks ("Optimizers used in deep learning") gives
+AdaGrad, RMSProp, Adam and AdamW; HSE, Neural Networks ("Optimization techniques") gives
+momentum SGD in its EMA form, RMSprop and Adam.
 """
 from __future__ import annotations
 
@@ -65,7 +66,7 @@ class EmaState(NamedTuple):
 
 def ema(decay: float) -> GradientTransformation:
     """EMA momentum ``m_t = decay m_{t-1} + (1 - decay) g_t``, ``m_0 = 0``, no debiasing
-    (lecture 003).  = ``optax.ema(decay, debias=False)``."""
+    (HSE, "Momentum SGD").  = ``optax.ema(decay, debias=False)``."""
     check_decay_rate("beta", decay)
 
     def update(grads, state, params=None):
@@ -175,7 +176,7 @@ def _adam_init(params: PyTree) -> ScaleByAdamState:
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
                   *, nesterov: bool = False) -> GradientTransformation:
-    """Adam scaling (Kingma & Ba, 2015, Algorithm 1; lecture 000)::
+    """Adam scaling (Kingma & Ba, 2015, Algorithm 1; KAUST Academy, "Adam")::
 
         m_t = b1 m_{t-1} + (1 - b1) g_t            v_t = b2 v_{t-1} + (1 - b2) g_t^2
         m_hat = m_t / (1 - b1^t)                   v_hat = v_t / (1 - b2^t)
@@ -253,7 +254,8 @@ def _check_nesterov(nesterov: bool, momentum: float | None) -> None:
 
 def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
         nesterov: bool = False) -> GradientTransformation:
-    """Stochastic gradient descent ``theta <- theta - lr g`` (lectures 000, 004).
+    """Stochastic gradient descent ``theta <- theta - lr g`` (KAUST Academy, gradient descent;
+    Liverpool, "Gradient descent"; HSE, "SGD on mini-batches").
 
     With ``momentum`` (heavy ball): ``m_t = g_t + momentum m_{t-1}``,
     ``theta <- theta - lr m_t``; with ``nesterov``: ``theta <- theta - lr (g_t + momentum m_t)``
@@ -265,7 +267,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
 
 
 def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTransformation:
-    """Momentum in the lectures' EMA form (lecture 003)::
+    """Momentum in the EMA form of HSE, "Momentum SGD"::
 
         m_t = beta m_{t-1} + (1 - beta) g_t,  m_0 = 0;      theta <- theta - lr m_t
 
@@ -279,12 +281,12 @@ def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTran
 
 def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1,
             eps: float = 1e-7, *, eps_in_sqrt: bool = True) -> GradientTransformation:
-    """AdaGrad (Duchi et al., 2011; lecture 000)::
+    """AdaGrad (Duchi et al., 2011; KAUST Academy, "AdaGrad")::
 
         G_t = G_{t-1} + g_t^2,  G_0 = initial_accumulator_value
         theta <- theta - lr g_t / sqrt(G_t + eps)
 
-    as the lecture writes it and as ``optax.adagrad`` computes it.
+    as the KAUST Academy notes write it and as ``optax.adagrad`` computes it.
     ``eps_in_sqrt=False, initial_accumulator_value=0`` is PyTorch's
     ``theta <- theta - lr g_t / (sqrt(G_t) + eps)``.
     """
@@ -296,12 +298,12 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e
             initial_scale: float = 0.0, eps_in_sqrt: bool = True, centered: bool = False,
             momentum: float | None = None, nesterov: bool = False,
             bias_correction: bool = False) -> GradientTransformation:
-    """RMSProp (Hinton, 2012; lectures 000, 003)::
+    """RMSProp (Hinton, 2012; KAUST Academy, "RMSProp"; HSE, "RMSprop")::
 
         v_t = decay v_{t-1} + (1 - decay) g_t^2,  v_0 = initial_scale
         theta <- theta - lr g_t / sqrt(v_t + eps)
 
-    ``eps_in_sqrt=True`` is the lectures', TensorFlow's and optax's form;
+    ``eps_in_sqrt=True`` is the course notes', TensorFlow's and optax's form;
     ``eps_in_sqrt=False`` gives PyTorch's ``g_t / (sqrt(v_t) + eps)`` (torch's ``alpha`` is
     ``decay``).  ``centered`` divides by the running standard deviation instead
     (``v_t - m_t^2``, Graves 2013).  ``momentum`` adds a heavy-ball trace of the scaled
@@ -318,7 +320,7 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e
 def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8, eps_root: float = 0.0, *,
          nesterov: bool = False) -> GradientTransformation:
-    """Adam (Kingma & Ba, 2015; lecture 000): ``theta <- theta - lr m_hat / (sqrt(v_hat) + eps)``
+    """Adam (Kingma & Ba, 2015; KAUST Academy, "Adam"): ``theta <- theta - lr m_hat / (sqrt(v_hat) + eps)``
     with the bias-corrected moments of ``scale_by_adam``.  Same as ``optax.adam``."""
     return chain(scale_by_adam(b1, b2, eps, eps_root, nesterov=nesterov),
                  scale_by_learning_rate(learning_rate))
@@ -334,7 +336,7 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
 def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
           eps: float = 1e-8, *, eps_root: float = 0.0, weight_decay: float = 1e-4,
           mask: Mask | None = None) -> GradientTransformation:
-    """AdamW, Adam with decoupled weight decay (Loshchilov & Hutter, 2019; lecture 000)::
+    """AdamW, Adam with decoupled weight decay (Loshchilov & Hutter, 2019; KAUST Academy, "AdamW")::
 
         theta <- theta - lr (m_hat / (sqrt(v_hat) + eps) + weight_decay theta)
 

@@ -1,9 +1,10 @@
 """Learning-rate range test (Smith, "Cyclical Learning Rates for Training Neural Networks",
 WACV 2017; the fastai ``lr_find``).
 
-Lecture 004: "the recommended minimum learning rate is the value where the loss decreases
-the fastest". The range test finds it empirically: train for ``num_steps`` mini-batch steps
-while the learning rate grows exponentially from ``min_lr`` to ``max_lr``,
+Liverpool, "Gradient descent: remarks": "the recommended minimum learning rate is the
+value where the loss decreases the fastest". The range test finds it empirically: train
+for ``num_steps`` mini-batch steps while the learning rate grows exponentially from
+``min_lr`` to ``max_lr``,
 
     lr_t = min_lr (max_lr / min_lr)^(t / (num_steps - 1)),      t = 0 .. num_steps - 1,
 
