@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from timing import interleaved_rounds, xla_cost
 
 from jaxnn import optim
 
@@ -80,13 +81,6 @@ def time_ms(fn, args) -> tuple[float, float]:
     return 1e3 * (time.perf_counter() - wall), 1e3 * (time.process_time() - cpu)
 
 
-def xla_cost(fn, args) -> tuple[float, float]:
-    """(flops, bytes accessed) of the compiled program, from XLA's cost analysis."""
-    cost = fn.lower(*args).compile().cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    return cost.get("flops", 0.0), cost.get("bytes accessed", 0.0)
-
-
 class SpeedRow(NamedTuple):
     name: str
     jaxnn_ms: float
@@ -108,15 +102,15 @@ def speed_table(names: list[str], steps: int, repeats: int) -> list[SpeedRow]:
                "optax": compiled_loop(theirs, optax.apply_updates, steps)}
         args = {"jaxnn": (params, ours.init(params), target),
                 "optax": (params, theirs.init(params), target)}
-        cost = {k: xla_cost(run[k], args[k]) for k in run}
+        cost = {k: xla_cost(run[k], *args[k]) for k in run}
         jax.block_until_ready([run[k](*args[k]) for k in run])  # compile and warm up
-        wall, cpu = {k: float("inf") for k in run}, {k: float("inf") for k in run}
-        for _ in range(repeats):  # interleaved, so load changes hit both alike
-            for k in run:
-                w, c = time_ms(run[k], args[k])
-                wall[k], cpu[k] = min(wall[k], w), min(cpu[k], c)
+        # interleaved in alternating order, so load changes hit both alike; best of the rounds
+        times = interleaved_rounds({k: lambda k=k: time_ms(run[k], args[k]) for k in run}, repeats)
+        wall = {k: min(w for w, _ in times[k]) for k in run}
+        cpu = {k: min(c for _, c in times[k]) for k in run}
         row = SpeedRow(name, wall["jaxnn"], wall["optax"], cpu["jaxnn"], cpu["optax"],
-                       cost["jaxnn"][0] / cost["optax"][0], cost["jaxnn"][1] / cost["optax"][1])
+                       cost["jaxnn"]["flops"] / cost["optax"]["flops"],
+                       cost["jaxnn"]["bytes accessed"] / cost["optax"]["bytes accessed"])
         rows.append(row)
         print(f"{name:22s} {row.jaxnn_ms:9.1f} {row.optax_ms:9.1f}"
               f" {row.jaxnn_ms / row.optax_ms:6.3f}"
@@ -185,36 +179,41 @@ def _agreement_problem(steps: int = 100, seed: int = 0):
     return params, jax.tree.map(stream, params)
 
 
-def _jax_trajectory(opt, params, grads) -> list[np.ndarray]:
+def _flat(leaves) -> np.ndarray:
+    """A trajectory's leaves, each ``(steps, *shape)``, side by side: ``(steps, n_params)``."""
+    return np.concatenate([np.reshape(leaf, (leaf.shape[0], -1)) for leaf in leaves], axis=1)
+
+
+def _jax_trajectory(opt, params, grads) -> np.ndarray:
+    """The params after each step, ``(steps, n_params)``."""
     def step(carry, g):
         p, state = carry
         updates, state = opt.update(g, state, p)
         p = optax.apply_updates(p, updates)
         return (p, state), p
     out = jax.jit(lambda p, g: jax.lax.scan(step, (p, opt.init(p)), g)[1])(params, grads)
-    return [np.asarray(x) for x in jax.tree.leaves(out)]
+    return _flat([np.asarray(x) for x in jax.tree.leaves(out)])
 
 
-def _torch_trajectory(make_torch, params, grads) -> list[np.ndarray]:
+def _torch_trajectory(make_torch, params, grads) -> np.ndarray:
+    """The same for a PyTorch optimizer.  The updates compared act elementwise, so the whole
+    pytree can be a single flat float64 tensor (leaves in the order of `_flat`)."""
     import torch
-    tensors = [torch.tensor(p, dtype=torch.float64, requires_grad=True)
-               for p in jax.tree.leaves(params)]
-    opt, grad_leaves = make_torch(torch, tensors), jax.tree.leaves(grads)
-    out = [[] for _ in tensors]
-    for t in range(grad_leaves[0].shape[0]):
-        for tensor, g in zip(tensors, grad_leaves):
-            tensor.grad = torch.tensor(g[t], dtype=torch.float64)
+    flat = torch.tensor(np.concatenate([np.ravel(p) for p in jax.tree.leaves(params)]),
+                        dtype=torch.float64, requires_grad=True)
+    opt = make_torch(torch, [flat])
+    trajectory = []
+    for g in _flat(jax.tree.leaves(grads)):
+        flat.grad = torch.tensor(g, dtype=torch.float64)
         opt.step()
-        for trace, tensor in zip(out, tensors):
-            trace.append(tensor.detach().numpy().copy())
-    return [np.stack(trace) for trace in out]
+        trajectory.append(flat.detach().numpy().copy())
+    return np.stack(trajectory)
 
 
-def max_relative_error(actual: list[np.ndarray], expected: list[np.ndarray]) -> float:
+def max_relative_error(actual: np.ndarray, expected: np.ndarray) -> float:
     """max over steps and elements of |a - e| / |e| (params here are never near 0 at
     round-off scale, so no floor is needed; a floor of 1e-300 guards exact zeros)."""
-    return max(float(np.max(np.abs(a - e) / np.maximum(np.abs(e), 1e-300)))
-               for a, e in zip(actual, expected))
+    return float(np.max(np.abs(actual - expected) / np.maximum(np.abs(expected), 1e-300)))
 
 
 def agreement_table() -> list[tuple[str, float, float | None]]:
