@@ -19,44 +19,31 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from jaxnn import checkpoint, datasets, losses, metrics, models, optim, train
+from jaxnn import backprop, checkpoint, datasets, evaluation, losses, metrics, models, optim, train
 
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw", "nadam", "amsgrad", "lion")
 MODEL_FILE, HISTORY_FILE, CURVES_FILE = "model.npz", "history.json", "curves.png"
 
 
-def _task_head(dataset) -> losses.Head:
-    if dataset.task == "regression":
-        return losses.head("regression")
-    return losses.head("binary" if dataset.n_classes == 2 else "multiclass")
-
-
-def _output_width(dataset) -> int:
-    return 1 if dataset.task == "regression" or dataset.n_classes == 2 else dataset.n_classes
-
-
-def _targets(dataset, y, target_scaler=None):
-    """Regression and binary heads have one output column; multiclass takes integer labels.
-
-    Regression targets are standardized with the train split's mean and std (the network
-    learns unit-scale outputs; `_metrics_report` maps predictions back).
-    """
-    if dataset.task == "regression":
-        y = np.asarray(y, np.float32).reshape(-1, 1)
-        return y if target_scaler is None else np.asarray(datasets.standard_transform(target_scaler, y))
-    if dataset.n_classes == 2:
-        return np.asarray(y, np.float32).reshape(-1, 1)
-    return y
+def _head(dataset) -> losses.Head:
+    return losses.head_for_dataset(dataset.task, dataset.n_classes)
 
 
 def _target_scaler(dataset, config=None):
-    """The train targets' standardizer (regression only), fitted or rebuilt from a config."""
-    if dataset.task != "regression":
+    """The train targets' standardizer for real-valued targets (the network learns
+    unit-scale outputs; `_metrics_report` maps predictions back), fitted or rebuilt from a
+    saved config; None for classification."""
+    if _head(dataset).metric != "r2":
         return None
     if config is not None:
         return datasets.StandardState(np.asarray(config["target_mean"], np.float32),
                                       np.asarray(config["target_std"], np.float32))
-    return datasets.standard_fit(np.asarray(dataset.train[1], np.float32).reshape(-1, 1))
+    return datasets.standard_fit(_head(dataset).targets(dataset.train[1]))
+
+
+def _targets(dataset, y, target_scaler=None):
+    """``y`` in the form the head's loss takes, standardized when there is a scaler."""
+    y = _head(dataset).targets(y)
+    return y if target_scaler is None else datasets.standard_transform(target_scaler, y)
 
 
 def _parse_hidden(text: str) -> list[int]:
@@ -69,21 +56,14 @@ def _parse_hidden(text: str) -> list[int]:
     return widths
 
 
-def make_optimizer(name: str, learning_rate: float):
-    """``jaxnn.optim.<name>(learning_rate)`` for a name in `OPTIMIZERS`."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
-    return getattr(optim, name)(learning_rate)
-
-
 def _metrics_report(model, params, dataset, split: str, target_scaler=None) -> dict[str, float]:
     """Test metrics; for regression in the targets' original units (MSE, R^2)."""
     x, y = getattr(dataset, split)
     if target_scaler is None:
-        return train.evaluate(model, params, x, _targets(dataset, y), _task_head(dataset).loss)
-    pred = datasets.standard_inverse(target_scaler, train.predict(model, params, x))
+        return evaluation.evaluate(model, params, _head(dataset).loss, x, _targets(dataset, y))
+    pred = datasets.standard_inverse(target_scaler, evaluation.predict(model, params, x))
     y = _targets(dataset, y)
-    return {"mse": float(metrics.mean_squared_error(y, pred)), "r2": float(metrics.r2_score(y, pred))}
+    return {"mse": float(metrics.mean_squared_error(pred, y)), "r2": float(metrics.r2_score(pred, y))}
 
 
 def _plot_curves(history: dict, path: Path) -> None:
@@ -114,19 +94,19 @@ def _format(scores: dict[str, float]) -> str:
 def cmd_train(args) -> int:
     dataset = datasets.load(args.data)
     hidden = _parse_hidden(args.hidden)
-    model = models.mlp([*hidden, _output_width(dataset)], activation=args.activation,
+    head = _head(dataset)
+    model = models.mlp([*hidden, head.output_width(dataset.n_classes)], activation=args.activation,
                        dropout_rate=args.dropout)
-    optimizer = make_optimizer(args.optimizer, args.lr)
+    optimizer = optim.by_name(args.optimizer, args.lr)
     key = jax.random.key(args.seed)
     init_key, fit_key = jax.random.split(key)
     x_train, y_train = dataset.train
     _, params = model.init(init_key, x_train.shape[1:])
-    head = _task_head(dataset)
     scaler = _target_scaler(dataset)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"jaxnn: training {args.activation} MLP {x_train.shape[1]}-{'-'.join(map(str, hidden))}-"
-          f"{_output_width(dataset)} on {args.data} ({len(x_train)} train examples), "
+          f"{head.output_width(dataset.n_classes)} on {args.data} ({len(x_train)} train examples), "
           f"{args.optimizer} lr={args.lr}, {args.epochs} epochs")
     params, history = train.fit(
         model, params, head.loss, optimizer, x_train, _targets(dataset, y_train, scaler),
@@ -135,8 +115,8 @@ def cmd_train(args) -> int:
         patience=args.patience, checkpoint_dir=out if args.checkpoint_every else None,
         checkpoint_every=args.checkpoint_every, progress=not args.quiet)
     scores = _metrics_report(model, params, dataset, "test", scaler)
-    config = {"data": args.data, "hidden": hidden, "activation": args.activation, "dropout": args.dropout,
-              "output_width": _output_width(dataset), "n_features": int(x_train.shape[1]),
+    config = {"data": args.data, "hidden": hidden, "activation": args.activation, "dropout_rate": args.dropout,
+              "output_width": head.output_width(dataset.n_classes), "n_features": int(x_train.shape[1]),
               "optimizer": args.optimizer, "lr": args.lr, "epochs": args.epochs,
               "batch_size": args.batch_size, "seed": args.seed, "grad": args.grad, "l2": args.l2}
     if scaler is not None:
@@ -157,7 +137,7 @@ def cmd_evaluate(args) -> int:
         raise ValueError(f"the checkpoint expects {config['n_features']} features, "
                          f"dataset {dataset.name!r} has {dataset.train[0].shape[1]}")
     model = models.mlp([*config["hidden"], config["output_width"]], activation=config["activation"],
-                       dropout_rate=config["dropout"])
+                       dropout_rate=config.get("dropout_rate", config.get("dropout", 0.0)))
     scores = _metrics_report(model, params, dataset, args.split, _target_scaler(dataset, config))
     print(f"{args.split}: {_format(scores)}")
     return 0
@@ -177,14 +157,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", default="digits", help="dataset name (see `jaxnn datasets`)")
     t.add_argument("--hidden", default="128,64", help="hidden widths, comma-separated")
     t.add_argument("--activation", default="relu")
-    t.add_argument("--optimizer", default="adam", choices=OPTIMIZERS)
+    t.add_argument("--optimizer", default="adam", choices=optim.NAMES)
     t.add_argument("--lr", type=float, default=1e-3)
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--batch-size", type=int, default=64)
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--dropout", type=float, default=0.0)
     t.add_argument("--l2", type=float, default=0.0)
-    t.add_argument("--grad", default="autodiff", choices=("autodiff", "backprop"))
+    t.add_argument("--grad", default="autodiff", choices=tuple(backprop.GRADIENT_PATHS))
     t.add_argument("--patience", type=int, default=None, help="early stopping patience (epochs)")
     t.add_argument("--checkpoint-every", type=int, default=None, help="save the train state every N epochs")
     t.add_argument("--out", default="runs/latest", help="output directory")

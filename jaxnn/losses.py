@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxnn import metrics
+from jaxnn.activations import get as get_activation
 from jaxnn.activations import log_softmax, sigmoid, softmax
 
 Array = jax.Array
@@ -304,30 +306,70 @@ def l2_penalty_grad(params):
     return jax.tree_util.tree_map(lambda leaf: leaf if is_weight(leaf) else jnp.zeros_like(leaf), params)
 
 
-# --- heads -----------------------------------------------------------------------------
+# --- heads ---------------------------------------------------------------------------
 
 class Head(NamedTuple):
-    """How a task maps the network's last layer to a loss and a prediction (lecture 000).
+    """One record per task: how the network's last layer becomes a loss, a decision and a
+    metric (KAUST Academy, "inputs and outputs per task").
 
     The network outputs raw scores ``z``; ``loss`` is applied to ``z`` (the activation is
     fused into it for stability); ``output_activation`` turns ``z`` into the quantity the
-    lectures draw (``probabilities``), and ``predict`` into the decision.
+    lectures draw, ``a`` (probabilities for classification); ``decide(a)`` is the
+    prediction rule (``p > 1/2``, ``argmax p``, the value itself) and ``metric`` names the
+    score `score` reports (``"accuracy"`` or ``"r2"``).
     """
 
     name: str
     output_activation: str
     loss: Callable[[Array, Array], Array]
-    predict: Callable[[Array], Array]
+    decide: Callable[[Array], Array]
     metric: str
+
+    def predict(self, z: Array) -> Array:
+        """The decision from raw scores: ``decide(output_activation(z))``."""
+        return self.decide(get_activation(self.output_activation).fn(z))
+
+    def output_width(self, n_classes: int | None = None) -> int:
+        """Units of the last dense layer: one per class for multiclass, else one."""
+        return n_classes if self.name == "multiclass" else 1
+
+    def targets(self, y) -> Array:
+        """``y`` in the form `loss` takes: integer labels for multiclass, else a float
+        column ``(N, 1)`` (``(N, K)`` for multi-output regression)."""
+        if self.name == "multiclass":
+            return jnp.asarray(y)
+        y = jnp.asarray(y, jnp.result_type(float))
+        return y if self.name == "multi_output_regression" else y.reshape(-1, 1)
+
+    def score(self, a: Array, target: Array) -> Array:
+        """``metric`` of the decisions on activated outputs ``a`` against ``target``."""
+        decision = self.decide(a)
+        if self.metric == "r2":
+            return metrics.r2_score(decision, jnp.reshape(target, decision.shape))
+        return metrics.accuracy(decision, target)
+
+
+def _first_column(a: Array) -> Array:
+    return a[..., 0]
+
+
+def _above_half(p: Array) -> Array:
+    return (p[..., 0] > 0.5).astype(jnp.int32)
+
+
+def _most_probable(p: Array) -> Array:
+    return jnp.argmax(p, axis=-1)
+
+
+def _itself(a: Array) -> Array:
+    return a
 
 
 HEADS: dict[str, Head] = {
-    "regression": Head("regression", "identity", mse, lambda z: z[..., 0], "r2"),
-    "multi_output_regression": Head("multi_output_regression", "identity", mse, lambda z: z, "r2"),
-    "binary": Head("binary", "sigmoid", sigmoid_binary_cross_entropy,
-                   lambda z: (z[..., 0] > 0).astype(jnp.int32), "accuracy"),
-    "multiclass": Head("multiclass", "softmax", softmax_cross_entropy,
-                       lambda z: jnp.argmax(z, axis=-1), "accuracy"),
+    "regression": Head("regression", "identity", mse, _first_column, "r2"),
+    "multi_output_regression": Head("multi_output_regression", "identity", mse, _itself, "r2"),
+    "binary": Head("binary", "sigmoid", sigmoid_binary_cross_entropy, _above_half, "accuracy"),
+    "multiclass": Head("multiclass", "softmax", softmax_cross_entropy, _most_probable, "accuracy"),
 }
 
 
@@ -336,3 +378,34 @@ def head(task: str) -> Head:
     if task not in HEADS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(HEADS)}")
     return HEADS[task]
+
+
+def head_for_dataset(task: str, n_classes: int | None) -> Head:
+    """The head for a dataset's ``task`` (``"regression"`` or ``"classification"``)."""
+    if task == "regression":
+        return HEADS["regression"]
+    return HEADS["binary" if n_classes == 2 else "multiclass"]
+
+
+def head_of(loss: "str | Callable | Loss") -> tuple[Head, bool] | None:
+    """``(head, on_probabilities)`` for a registered loss, or None (custom losses, and
+    ``gaussian_nll``, whose outputs are a mean and a variance).
+
+    ``on_probabilities`` is True for the losses that take activated outputs
+    (``cross_entropy`` after a softmax layer, ``binary_cross_entropy`` after a sigmoid):
+    their predictions are decided directly; the others' through the head's activation.
+    Regression losses report R^2 over every output column.
+    """
+    value = get(loss).value
+    name = _NAME_OF.get(getattr(value, "func", value))
+    return None if name is None or name not in _TASK else _TASK[name]
+
+
+_TASK: dict[str, tuple[Head, bool]] = {
+    **{name: (HEADS["multi_output_regression"], False) for name in ("mse", "mae", "huber", "sum_of_squares")},
+    "sigmoid_binary_cross_entropy": (HEADS["binary"], False),
+    "binary_cross_entropy": (HEADS["binary"], True),
+    "softmax_cross_entropy": (HEADS["multiclass"], False),
+    "cross_entropy": (HEADS["multiclass"], True),
+}
+_NAME_OF = {fn: name for name, (fn, _) in _REGISTRY.items()}

@@ -5,10 +5,11 @@ Every function takes arrays and returns arrays, so it can run inside ``jax.jit``
 raising ``ValueError``; label ranges are checked only when the arrays are concrete
 (outside ``jit``), since a traced value cannot be inspected.
 
-Argument order: ``accuracy(pred, labels)`` takes the model's output first, like a loss;
-the others follow scikit-learn, ground truth first (``confusion_matrix(labels, predicted,
-n_classes)``, ``r2_score(targets, predictions)``, ...).  Each one is tested against its
-``sklearn.metrics`` namesake.
+Argument order: ``(pred, target)`` everywhere, the model's output first, as in the losses
+(``accuracy(pred, labels)``, ``confusion_matrix(pred, labels, n_classes)``,
+``r2_score(pred, target)``, ``log_loss(probabilities, labels)``).  Note that scikit-learn
+puts the ground truth first: ``sklearn.metrics.r2_score(target, pred)``.  Each one is
+tested against its ``sklearn.metrics`` namesake.
 
 Prediction forms understood by :func:`predicted_labels` (and so by ``accuracy``,
 ``confusion_matrix`` and ``precision_recall_f1``):
@@ -27,6 +28,9 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
+
+from jaxnn.util import is_concrete
 
 __all__ = [
     "predicted_labels", "accuracy", "confusion_matrix", "precision_recall_f1",
@@ -34,12 +38,6 @@ __all__ = [
 ]
 
 ArrayLike = jax.typing.ArrayLike
-Array = jax.Array
-
-
-def _is_concrete(*arrays: ArrayLike) -> bool:
-    """True when no argument is a tracer, i.e. its values can be inspected now."""
-    return not any(isinstance(a, jax.core.Tracer) for a in arrays)
 
 
 def _label_vector(labels: ArrayLike, what: str = "labels") -> Array:
@@ -63,7 +61,7 @@ def _check_same_length(a: Array, b: Array, a_name: str, b_name: str) -> None:
 
 def _check_label_range(labels: Array, n_classes: int, what: str) -> None:
     """Raise if a concrete label lies outside ``[0, n_classes)``."""
-    if labels.size and _is_concrete(labels):
+    if labels.size and is_concrete(labels):
         low, high = int(jnp.min(labels)), int(jnp.max(labels))
         if low < 0 or high >= n_classes:
             raise ValueError(f"{what} must lie in [0, {n_classes - 1}] for n_classes="
@@ -111,18 +109,18 @@ def accuracy(pred: ArrayLike, labels: ArrayLike, *, threshold: float = 0.5) -> A
     return jnp.mean((predicted == labels).astype(jnp.result_type(float)))
 
 
-def confusion_matrix(labels: ArrayLike, predicted: ArrayLike, n_classes: int, *,
+def confusion_matrix(pred: ArrayLike, labels: ArrayLike, n_classes: int, *,
                      threshold: float = 0.5) -> Array:
     """Counts ``M[i, j]`` of examples with true class ``i`` predicted as class ``j``.
 
-    labels: ``(N,)`` or one-hot; predicted: any form of :func:`predicted_labels`.
+    pred: any form of :func:`predicted_labels`; labels: ``(N,)`` or one-hot.
     Returns an int32 array ``(n_classes, n_classes)``: rows are true classes, columns
     predicted classes (scikit-learn's convention); ``M.sum() == N``, ``trace(M)`` counts
     the correct ones.
     """
     labels = _label_vector(labels)
-    predicted = predicted_labels(predicted, threshold=threshold)
-    _check_same_length(labels, predicted, "labels", "predicted")
+    predicted = predicted_labels(pred, threshold=threshold)
+    _check_same_length(predicted, labels, "pred", "labels")
     _check_label_range(labels, n_classes, "labels")
     _check_label_range(predicted, n_classes, "predicted labels")
     counts = jnp.zeros((n_classes, n_classes), dtype=jnp.int32)
@@ -140,16 +138,16 @@ class PrecisionRecallF1(NamedTuple):
     macro_f1: Array
 
 
-def precision_recall_f1(labels: ArrayLike, predicted: ArrayLike, n_classes: int, *,
+def precision_recall_f1(pred: ArrayLike, labels: ArrayLike, n_classes: int, *,
                         threshold: float = 0.5) -> PrecisionRecallF1:
     """Precision, recall and F1 for each class, and their macro averages.
 
-    With ``M = confusion_matrix(labels, predicted, n_classes)``: ``tp = diag(M)``,
+    With ``M = confusion_matrix(pred, labels, n_classes)``: ``tp = diag(M)``,
     ``tp + fp = M.sum(0)`` (predicted as the class), ``tp + fn = M.sum(1)`` (truly the
     class).  A ratio whose denominator is 0 is 0, as scikit-learn's ``zero_division=0``;
     the macro average is the plain mean over all ``n_classes`` classes.
     """
-    counts = confusion_matrix(labels, predicted, n_classes, threshold=threshold)
+    counts = confusion_matrix(pred, labels, n_classes, threshold=threshold)
     true_positives = jnp.diag(counts)
     predicted_count = counts.sum(axis=0)
     support = counts.sum(axis=1)
@@ -160,27 +158,27 @@ def precision_recall_f1(labels: ArrayLike, predicted: ArrayLike, n_classes: int,
                              precision.mean(), recall.mean(), f1.mean())
 
 
-def _check_regression_shapes(targets: Array, predictions: Array) -> None:
-    if targets.shape != predictions.shape:
-        raise ValueError(f"targets and predictions must have the same shape; got "
-                         f"{targets.shape} and {predictions.shape} (reshape one, e.g. "
-                         f"predictions.reshape(targets.shape), rather than broadcast)")
-    if targets.ndim not in (1, 2) or targets.shape[0] == 0:
-        raise ValueError(f"targets must have shape (N,) or (N, K) with N > 0; "
-                         f"got {targets.shape}")
+def _check_regression_shapes(pred: Array, target: Array) -> None:
+    if target.shape != pred.shape:
+        raise ValueError(f"pred and target must have the same shape; got "
+                         f"{pred.shape} and {target.shape} (reshape one, e.g. "
+                         f"pred.reshape(target.shape), rather than broadcast)")
+    if target.ndim not in (1, 2) or target.shape[0] == 0:
+        raise ValueError(f"target must have shape (N,) or (N, K) with N > 0; "
+                         f"got {target.shape}")
 
 
-def mean_squared_error(targets: ArrayLike, predictions: ArrayLike) -> Array:
-    """``mean((targets - predictions)**2)`` over all elements.
+def mean_squared_error(pred: ArrayLike, target: ArrayLike) -> Array:
+    """``mean((pred - target)**2)`` over all elements.
 
-    targets, predictions: same shape, ``(N,)`` or ``(N, K)``.  Returns a scalar.
+    pred, target: same shape, ``(N,)`` or ``(N, K)``.  Returns a scalar.
     """
-    targets, predictions = jnp.asarray(targets), jnp.asarray(predictions)
-    _check_regression_shapes(targets, predictions)
-    return jnp.mean((targets - predictions) ** 2)
+    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    _check_regression_shapes(pred, target)
+    return jnp.mean((pred - target) ** 2)
 
 
-def r2_score(targets: ArrayLike, predictions: ArrayLike) -> Array:
+def r2_score(pred: ArrayLike, target: ArrayLike) -> Array:
     """Coefficient of determination ``R² = 1 - SS_res / SS_tot``.
 
     ``SS_res = Σ (t - p)²``, ``SS_tot = Σ (t - mean(t))²``, per output column; for
@@ -189,21 +187,21 @@ def r2_score(targets: ArrayLike, predictions: ArrayLike) -> Array:
     (scikit-learn's ``force_finite=True``).  1 is perfect, 0 is as good as predicting
     the mean, negative is worse.
     """
-    targets, predictions = jnp.asarray(targets), jnp.asarray(predictions)
-    _check_regression_shapes(targets, predictions)
-    ss_res = jnp.sum((targets - predictions) ** 2, axis=0)
-    ss_tot = jnp.sum((targets - jnp.mean(targets, axis=0)) ** 2, axis=0)
+    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    _check_regression_shapes(pred, target)
+    ss_res = jnp.sum((target - pred) ** 2, axis=0)
+    ss_tot = jnp.sum((target - jnp.mean(target, axis=0)) ** 2, axis=0)
     ratio = ss_res / jnp.where(ss_tot > 0, ss_tot, 1)
     per_output = jnp.where(ss_tot > 0, 1 - ratio, jnp.where(ss_res == 0, 1.0, 0.0))
     return jnp.mean(per_output)
 
 
-def log_loss(labels: ArrayLike, probabilities: ArrayLike, eps: float | None = None) -> Array:
+def log_loss(probabilities: ArrayLike, labels: ArrayLike, eps: float | None = None) -> Array:
     """Mean negative log-likelihood ``-mean_n log p[n, labels[n]]``.
 
-    labels: ``(N,)`` integer classes or ``(N, C)`` one-hot.
     probabilities: ``(N, C)`` rows of class probabilities, or ``(N,)``/``(N, 1)`` the
     probability of class 1 in a binary problem (class 0 gets ``1 - p``).
+    labels: ``(N,)`` integer classes or ``(N, C)`` one-hot.
     Probabilities are clipped to ``[eps, 1 - eps]`` so that ``log 0`` never occurs;
     ``eps`` defaults to the machine epsilon of their dtype, as in scikit-learn.
     """
@@ -218,7 +216,7 @@ def log_loss(labels: ArrayLike, probabilities: ArrayLike, eps: float | None = No
                          f"got {probabilities.shape}")
     if probabilities.shape[1] == 1:
         probabilities = jnp.concatenate([1 - probabilities, probabilities], axis=1)
-    _check_same_length(labels, probabilities, "labels", "probabilities")
+    _check_same_length(probabilities, labels, "probabilities", "labels")
     _check_label_range(labels, probabilities.shape[1], "labels")
     eps = float(jnp.finfo(probabilities.dtype).eps) if eps is None else eps
     clipped = jnp.clip(probabilities, eps, 1 - eps)

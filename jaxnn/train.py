@@ -1,10 +1,11 @@
-"""The compiled training loop: `TrainState`, `train_step`, `train_epoch`, `fit`, `evaluate`, `predict`.
+"""The compiled training loop: `Objective`, `TrainState`, `train_step`, `train_epoch`, `fit`.
 
-The epoch is the unit of compilation (DESIGN.md): the dataset lives on the device, an
-epoch is one ``jax.jit`` of a ``lax.scan`` over mini-batches shuffled on the device, and
-the host syncs once per epoch.  The compiled epoch is cached per (model, loss,
-optimizer, batch size, gradient path, l2), and ``jax.jit`` caches per shape, so calling
-`fit` again with the same objects and shapes compiles nothing.
+The epoch is the unit of compilation: the dataset lives on the device, an epoch is one
+``jax.jit`` of a ``lax.scan`` over mini-batches shuffled on the device, and the host
+syncs once per epoch.  What defines the function being minimized (model, loss, gradient
+path, l2) is one hashable value, `Objective`; with the optimizer and the batch size it
+keys the cache of compiled epochs, and ``jax.jit`` caches per shape, so calling `fit`
+again with the same objects and shapes compiles nothing.
 
 Mini-batches: each epoch draws a permutation and takes ``n // batch_size`` full
 batches; the last ``n % batch_size`` examples of that permutation are dropped for that
@@ -13,27 +14,54 @@ batch shape and one compiled program.
 
 Non-finite loss: the epoch reports whether its losses and final params are all finite
 (one check per epoch, none per step); if not, `fit` stops, naming the epoch, and returns
-the params from the end of the last finite epoch (it keeps a copy of them, cheap next
-to an epoch).
+the params from the end of the last finite epoch.
+
+`evaluate` and `predict` live in `jaxnn.evaluation` (re-exported here); early stopping and
+reduce-on-plateau in `jaxnn.callbacks`.
 """
 from __future__ import annotations
 
 import functools
-import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
+from jax import Array
 
-from jaxnn import backprop, checkpoint, losses, metrics as metrics_lib, optim
+from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim
+from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
+from jaxnn.util import all_finite, copy_tree
 
-Array = jax.Array
+
+class Objective(NamedTuple):
+    """What training minimizes: ``loss(model.apply(params, x), y) + l2/2 sum ||W||^2``
+    (biases not regularized), and the gradient path that differentiates it:
+    ``"autodiff"`` (``jax.value_and_grad``) or ``"backprop"`` (the hand-derived one).
+
+    Hashable, so it keys the compiled-epoch cache.  Build it with `objective`.
+    """
+
+    model: Layer
+    loss: losses.Loss
+    grad: str = "autodiff"
+    l2: float = 0.0
+
+    def value_and_grad(self) -> Callable[..., tuple[Array, Any]]:
+        """``fn(params, x, y, *, key=None) -> (value, grads)`` along the chosen path."""
+        return backprop.gradient_path(self.grad)(self.model, self.loss, l2=self.l2)
+
+
+def objective(model: Layer, loss, *, grad: str = "autodiff", l2: float = 0.0) -> Objective:
+    """An `Objective`, checked: a known loss and gradient path, ``l2 >= 0``."""
+    backprop.gradient_path(grad)
+    if not l2 >= 0:
+        raise ValueError(f"l2 must be >= 0 (it adds l2/2 ||W||^2 to the loss), got l2={l2!r}")
+    return Objective(model, losses.get(loss), grad, float(l2))
 
 
 class TrainState(NamedTuple):
@@ -60,34 +88,26 @@ def _compiled_init_state(optimizer):
     return jax.jit(lambda params, key: init_state(params, optimizer, key))
 
 
-_copy_tree = jax.jit(lambda tree: jax.tree_util.tree_map(jnp.copy, tree))  # one dispatch, new buffers
-
-
 # --- one step, one epoch -------------------------------------------------------------------
 
-def _all_finite(tree) -> Array:
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree_util.tree_leaves(tree)]))
-
-
-def _step_fn(model: Layer, loss, optimizer, grad: str, l2: float) -> Callable:
+def _step_fn(objective: Objective, optimizer) -> Callable:
     """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)``."""
-    value_and_grad = backprop.gradient_path(grad)(model, loss, l2=l2)
+    value_and_grad = objective.value_and_grad()
 
     def step(params, opt_state, x, y, key):
         value, grads = value_and_grad(params, x, y, key=key)
         updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, value
+        return optim.apply_updates(params, updates), opt_state, value
 
     return step
 
 
-def train_step(model: Layer, loss, optimizer, state: TrainState, x: Array, y: Array, *,
-               grad: str = "autodiff", l2: float = 0.0) -> tuple[TrainState, Array]:
+def train_step(objective: Objective, optimizer, state: TrainState, x: Array, y: Array) -> tuple[TrainState, Array]:
     """One optimizer step on the batch ``(x, y)`` (not compiled by itself; jit it or use
     `train_epoch`).  The dropout key is ``fold_in(state.key, state.step)``."""
-    step = _step_fn(model, loss, optimizer, grad, l2)
+    step = _step_fn(objective, optimizer)
     params, opt_state, value = step(state.params, state.opt_state, x, y,
-                                       jax.random.fold_in(state.key, state.step))
+                                    jax.random.fold_in(state.key, state.step))
     return TrainState(params, opt_state, state.step + 1, state.key), value
 
 
@@ -96,12 +116,11 @@ class EpochResult(NamedTuple):
     finite: Array        # False if a loss or the final params are NaN or inf
 
 
-def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: float) -> Callable:
-    step = _step_fn(model, loss, optimizer, grad, l2)
+def _epoch_fn(objective: Objective, optimizer, batch_size: int) -> Callable:
+    step = _step_fn(objective, optimizer)
 
     def epoch(state: TrainState, x: Array, y: Array, epoch_index: Array):
         """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
-        _TRACES["epoch"] += 1
         n_batches = x.shape[0] // batch_size
         epoch_key = jax.random.fold_in(state.key, epoch_index)
         order = jax.random.permutation(epoch_key, x.shape[0])[: n_batches * batch_size]
@@ -116,165 +135,181 @@ def _epoch_fn(model: Layer, loss, optimizer, batch_size: int, grad: str, l2: flo
         (params, opt_state, _), values = jax.lax.scan(body, (state.params, state.opt_state, state.step), (xs, ys))
         mean_loss = jnp.mean(values)
         new_state = TrainState(params, opt_state, state.step + n_batches, state.key)
-        return new_state, EpochResult(mean_loss, jnp.isfinite(mean_loss) & _all_finite(params))
+        return new_state, EpochResult(mean_loss, jnp.isfinite(mean_loss) & all_finite(params))
 
     return epoch
 
 
-TRAIN_STATE_FILE = "train_state.npz"  # written by fit(checkpoint_dir=...)
-
-_TRACES = {"epoch": 0}  # how many times an epoch was traced (compiled); read by tests
-
-
-def epoch_trace_count() -> int:
-    """How many times any epoch function has been traced in this process."""
-    return _TRACES["epoch"]
-
-
 @functools.lru_cache(maxsize=64)
-def _compiled_epoch(model, loss, optimizer, batch_size, grad, l2):
-    return jax.jit(_epoch_fn(model, loss, optimizer, batch_size, grad, l2), donate_argnums=0)
+def _compiled_epoch(objective: Objective, optimizer, batch_size: int):
+    return jax.jit(_epoch_fn(objective, optimizer, batch_size), donate_argnums=0)
 
 
-def train_epoch(model: Layer, loss, optimizer, state: TrainState, x: Array, y: Array, *,
-                batch_size: int, epoch: int = 0, grad: str = "autodiff",
-                l2: float = 0.0) -> tuple[TrainState, EpochResult]:
+def train_epoch(objective: Objective, optimizer, state: TrainState, x: Array, y: Array, *,
+                batch_size: int, epoch: int = 0) -> tuple[TrainState, EpochResult]:
     """One epoch: shuffle on the device, then a compiled ``lax.scan`` of `train_step`.
 
     ``state`` is donated: do not reuse it after the call.  Compiled once per
-    (model, loss, optimizer, batch_size, grad, l2) and input shapes.
+    (objective, optimizer, batch_size) and input shapes.
     """
-    epoch_fn = _compiled_epoch(model, losses.get(loss), optimizer, batch_size, grad, float(l2))
+    epoch_fn = _compiled_epoch(objective, optimizer, batch_size)
     return epoch_fn(state, x, y, jnp.asarray(epoch, jnp.int32))
 
 
-# --- inference ----------------------------------------------------------------------------
+# --- a run: the values fit carries from epoch to epoch ------------------------------------------
 
-@functools.lru_cache(maxsize=64)
-def _compiled_predict(model: Layer, chunk: int):
-    def predict_chunks(params, x_chunks):
-        return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)
-
-    return jax.jit(predict_chunks)
+TRAIN_STATE_FILE = "train_state.npz"  # written by fit(checkpoint_dir=...)
 
 
-def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
-    """``model.apply(params, x)`` in inference mode, in chunks of ``batch_size`` rows
-    (padded, one compiled program) so large inputs need bounded memory."""
-    x = jnp.asarray(x)
-    n = x.shape[0]
-    chunk = max(1, min(batch_size, n))
-    n_chunks = math.ceil(n / chunk)
-    padded = jnp.concatenate([x, jnp.zeros((n_chunks * chunk - n, *x.shape[1:]), x.dtype)])
-    out = _compiled_predict(model, chunk)(params, padded.reshape(n_chunks, chunk, *x.shape[1:]))
-    return out.reshape(n_chunks * chunk, *out.shape[2:])[:n]
+class Run(NamedTuple):
+    """Everything `fit` carries between epochs, checkpointed whole so that a resumed run
+    ends bit-identical to an uninterrupted one: the train state, each callback's state,
+    the history, the next epoch, and why training stopped (``""`` while it goes on)."""
+
+    state: TrainState
+    hooks: tuple
+    history: dict
+    epoch: int
+    stopped: str = ""
 
 
-def _classification_metrics(pred, y):
-    return {"accuracy": metrics_lib.accuracy(pred, y)}
+def _new_run(optimizer, params, key, hooks: Sequence[callbacks_lib.Callback]) -> Run:
+    state = _compiled_init_state(optimizer)(params, key)  # copies params: the epoch donates them
+    return Run(state, tuple(hook.init(state) for hook in hooks), {"epoch": [], "loss": [], "time": []}, 0)
 
 
-def _logit_metrics(pred, y):
-    """Binary logits: class 1 where z > 0 (i.e. sigmoid(z) > 1/2)."""
-    return {"accuracy": metrics_lib.accuracy(pred, y, threshold=0.0)}
+def _save_run(directory: Path, run: Run) -> None:
+    checkpoint.save(directory / TRAIN_STATE_FILE, {"state": run.state, "hooks": run.hooks},
+                    {"history": run.history, "epoch": run.epoch, "stopped": run.stopped})
 
 
-def _regression_metrics(pred, y):
-    return {"r2": metrics_lib.r2_score(y.reshape(pred.shape), pred)}
+def _check_same_layout(template, loaded, where: str) -> None:
+    """ValueError naming the first leaf whose path, shape or dtype differs."""
+    expected = jax.tree_util.tree_flatten_with_path(template)[0]
+    got = jax.tree_util.tree_flatten_with_path(loaded)[0]
+    if len(expected) != len(got):
+        raise ValueError(f"{where}: the checkpoint holds {len(got)} arrays, this model and optimizer "
+                         f"{len(expected)}; train into a new checkpoint_dir or rebuild the saved model")
+    for (path, want), (_, have) in zip(expected, got):
+        if jnp.shape(want) != jnp.shape(have) or jnp.result_type(want) != jnp.result_type(have):
+            raise ValueError(f"{where}: {jax.tree_util.keystr(path)} is {jnp.result_type(have)}"
+                             f"{list(jnp.shape(have))} in the checkpoint, but this model and optimizer "
+                             f"need {jnp.result_type(want)}{list(jnp.shape(want))}")
 
 
-# Default metrics per loss: accuracy for classification losses, R^2 for regression.
-_CLASSIFICATION_LOSSES = {losses.softmax_cross_entropy, losses.cross_entropy, losses.binary_cross_entropy}
+def _resumed(directory: Path, fresh: Run, epochs: int) -> Run:
+    """The run saved in ``directory``, checked leaf by leaf against ``fresh``."""
+    tree, meta = checkpoint.load(directory / TRAIN_STATE_FILE)
+    where = f"fit(resume=True) from {directory}"
+    if meta["epoch"] > epochs:
+        raise ValueError(f"{where}: the checkpoint is at epoch {meta['epoch']}, past epochs={epochs}; "
+                         f"pass epochs >= {meta['epoch']} or train into a new checkpoint_dir")
+    saved = (tree["state"], tree["hooks"])
+    _check_same_layout((fresh.state, fresh.hooks), saved, where)
+    structure = jax.tree_util.tree_structure((fresh.state, fresh.hooks))
+    state, hooks = jax.tree_util.tree_unflatten(structure, jax.tree_util.tree_leaves(saved))
+    return Run(state, hooks, meta["history"], meta["epoch"], meta["stopped"])
 
 
-def _default_metrics(loss_fn: losses.Loss) -> Callable:
-    value = getattr(loss_fn.value, "func", loss_fn.value)
-    if value in _CLASSIFICATION_LOSSES:
-        return _classification_metrics
-    if value is losses.sigmoid_binary_cross_entropy:
-        return _logit_metrics
-    if value is losses.gaussian_nll:
-        return lambda pred, y: {}
-    return _regression_metrics
+# --- one epoch of fit ------------------------------------------------------------------------
+
+def _append(history: dict, record: dict) -> None:
+    for name, value in record.items():
+        history.setdefault(name, []).append(value)
 
 
-def evaluate(model: Layer, params, x, y, loss, *, metrics: Callable | None = None,
-             batch_size: int = 1024) -> dict[str, float]:
-    """Loss and metrics of ``params`` on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``.
-
-    ``metrics(pred, y) -> dict`` defaults to accuracy for classification losses and R^2
-    for regression losses.  Returns Python floats (one host sync).
-    """
-    loss_fn = losses.get(loss)
-    pred = predict(model, params, x, batch_size=batch_size)
-    y = jnp.asarray(y)
-    result = {"loss": loss_fn.value(pred, y), **(metrics or _default_metrics(loss_fn))(pred, y)}
-    return {name: float(value) for name, value in jax.device_get(result).items()}
+def _nan_stop(run: Run, last_finite_params) -> Run:
+    message = (f"fit: the loss became NaN or inf in epoch {run.epoch}; stopped, returning the "
+               f"parameters from the end of epoch {run.epoch - 1}. Lower the learning rate or check the data.")
+    warnings.warn(message, RuntimeWarning, stacklevel=4)
+    run.history.update(nan_epoch=run.epoch, stopped=message)
+    return run._replace(state=run.state._replace(params=last_finite_params), stopped=message)
 
 
-# --- validation of user input -------------------------------------------------------------
-
-def _check_data(model: Layer, params, loss_fn: losses.Loss, x, y, what: str) -> None:
-    """Raise ValueError before any tracing for the mistakes users make with data."""
-    if x.shape[0] == 0:
-        raise ValueError(f"{what}: the dataset is empty (x has shape {x.shape})")
-    if y.shape[0] != x.shape[0]:
-        raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
-    if not np.all(np.isfinite(np.asarray(x))):
-        raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
-    if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
-        raise ValueError(f"{what}: y contains NaN or inf")
-    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
-    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)  # layers name shape errors
-    predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
-    jax.eval_shape(loss_fn.value, predictions, y)  # the loss names target shape/dtype errors
-    if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:
-        losses.check_labels(what, y, out.shape[-1])
+def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_size: int, hooks, metrics) -> Run:
+    """Train one epoch, score it, let each callback see it; appends to ``run.history``."""
+    (x, y), validation = data
+    epoch = run.epoch + 1  # 1-based in the history and in messages
+    last_finite_params = copy_tree(run.state.params)  # the epoch donates the state
+    start = time.perf_counter()
+    state, result = train_epoch(objective, optimizer, run.state, x, y, batch_size=batch_size, epoch=run.epoch)
+    mean_loss, finite = jax.device_get((result.loss, result.finite))  # the one host sync of the epoch
+    _append(run.history, {"epoch": epoch, "time": time.perf_counter() - start})
+    record = {"loss": float(mean_loss)}
+    if not finite:
+        _append(run.history, record)
+        return _nan_stop(run._replace(state=state, epoch=epoch), last_finite_params)
+    if validation is not None:
+        scores = score(objective.model, state.params, objective.loss, *validation, metrics=metrics)
+        record.update({f"val_{name}": value for name, value in scores.items()})
+    hook_states, stop = [], False
+    for hook, hook_state in zip(hooks, run.hooks):
+        hook_state, state, record, hook_stop = hook.on_epoch_end(hook_state, epoch, record, state)
+        hook_states.append(hook_state)
+        stop = stop or hook_stop
+    _append(run.history, record)
+    if stop:
+        run.history["stopped_early"] = epoch
+    return Run(state, tuple(hook_states), run.history, epoch, "early stopping" if stop else "")
 
 
 # --- fit ----------------------------------------------------------------------------------
 
-def _progress(epochs: int, enabled: bool):
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # tqdm is an optional extra; fall back to plain lines
-        return None
-    return tqdm(total=epochs, unit="epoch", leave=True)
+def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batch_size,
+                    checkpoint_dir, checkpoint_every) -> tuple:
+    """``((x, y), validation)`` on the device, after every check that needs no compiling."""
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
+    if checkpoint_every is not None and (checkpoint_dir is None or isinstance(checkpoint_every, bool)
+                                         or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+        raise ValueError(f"fit: checkpoint_every must be a positive int and needs checkpoint_dir, "
+                         f"got checkpoint_every={checkpoint_every!r}, checkpoint_dir={checkpoint_dir!r}")
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    check_data(objective.model, params, objective.loss, x, y, "fit")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
+        raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
+                         f"examples), got {batch_size!r}")
+    if validation is not None:
+        validation = jnp.asarray(validation[0]), jnp.asarray(validation[1])
+        check_data(objective.model, params, objective.loss, *validation, "fit(validation=...)")
+    return (x, y), validation
 
 
-# One wrapper per optimizer, so repeated fit(..., reduce_lr=...) calls reuse the compiled epoch.
-_with_lr_factor = functools.lru_cache(maxsize=64)(optim.scale_by_factor)
+def _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, extra) -> list:
+    """fit's built-in callbacks (reduce-on-plateau, then early stopping), then ``extra``."""
+    monitor = monitor or ("val_loss" if validation is not None else "loss")
+    hooks = []
+    if reduce_lr is not None:
+        hooks.append(callbacks_lib.reduce_lr_on_plateau(reduce_lr, monitor))
+    if patience is not None:
+        hooks.append(callbacks_lib.early_stopping(patience, monitor, min_delta, restore_best))
+    return [*hooks, *extra]
 
 
-def _save_checkpoint(directory: Path, state: TrainState, epoch: int, history: dict, plateau) -> None:
-    tree = {"params": state.params, "opt_state": state.opt_state, "step": state.step, "key": state.key}
-    meta = {"epoch": epoch, "history": history, "reduce_lr": None if plateau is None else list(plateau)}
-    checkpoint.save(directory / TRAIN_STATE_FILE, tree, meta)
+class _Progress:
+    """A tqdm bar (or plain lines without tqdm, nothing with ``enabled=False``)."""
 
+    def __init__(self, epochs: int, start: int, enabled: bool):
+        self.epochs, self.enabled, self.bar = epochs, enabled, None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+                self.bar = tqdm(total=epochs - start, unit="epoch", leave=True)
+            except ImportError:  # tqdm is an optional extra; fall back to plain lines
+                pass
 
-def _shaped_like(template, loaded):
-    """``loaded``'s leaves in ``template``'s tree structure (e.g. optax's state classes)."""
-    leaves = [jnp.asarray(leaf) for leaf in jax.tree_util.tree_leaves(loaded)]
-    return jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(template), leaves)
+    def update(self, run: Run) -> None:
+        record = {name: values[-1] for name, values in run.history.items()
+                  if isinstance(values, list) and values and name not in ("epoch", "time")}
+        if self.bar is not None:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()})
+            self.bar.update(1)
+        elif self.enabled:
+            print(f"epoch {run.epoch}/{self.epochs} " + " ".join(f"{k}={v:.4g}" for k, v in record.items()))
 
-
-def _load_checkpoint(directory: Path, template: TrainState):
-    tree, meta = checkpoint.load(directory / TRAIN_STATE_FILE)
-    try:
-        state = TrainState(_shaped_like(template.params, tree["params"]),
-                           _shaped_like(template.opt_state, tree["opt_state"]),
-                           jnp.asarray(tree["step"], jnp.int32), tree["key"])
-    except (ValueError, TypeError, KeyError) as error:
-        raise ValueError(f"checkpoint in {directory} does not match this model/optimizer: {error}") from error
-    return state, meta
-
-
-def _monitored(monitor: str, record: dict) -> str:
-    if monitor not in record:
-        raise ValueError(f"fit: cannot monitor {monitor!r}; available: {sorted(record)}")
-    return monitor
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, y, *,
@@ -283,116 +318,42 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         patience: int | None = None, monitor: str | None = None, min_delta: float = 0.0,
         restore_best: bool = True, checkpoint_dir: str | Path | None = None,
         checkpoint_every: int | None = None, resume: bool = False,
-        reduce_lr: optim.ReduceOnPlateau | None = None,
+        reduce_lr: optim.ReduceOnPlateau | None = None, callbacks: Sequence[callbacks_lib.Callback] = (),
         progress: bool = True) -> tuple[Any, dict[str, list]]:
     """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
 
-    Args:
-      model, params: the network and its initial params.
-      loss: a name (``"softmax_cross_entropy"``), a loss function, or a `losses.Loss`.
-      optimizer: any optax-protocol ``GradientTransformation`` (``jaxnn.optim`` or optax).
-      x, y: training data (N, ...) and targets (N, ...); put on the device once.
-      epochs, batch_size: the last partial batch of each epoch's permutation is dropped.
-      key: PRNG key for shuffling and dropout; same key => bit-identical run on CPU.
-      grad: ``"autodiff"`` (``jax.value_and_grad``) or ``"backprop"`` (hand-derived).
-      l2: adds ``l2/2 sum ||W||^2`` over weights (not biases) to the objective.
-      validation: ``(x_val, y_val)`` evaluated after every epoch.
-      metrics: ``metrics(pred, y) -> dict`` for validation (default: accuracy or R^2).
-      patience: early stopping after this many epochs without an improvement of
-        ``monitor`` (default ``"val_loss"``, or ``"loss"`` without validation) by more
-        than ``min_delta``; ``restore_best`` returns the best epoch's params.
-      checkpoint_dir, checkpoint_every: save the train state every N epochs (atomic);
-        ``resume=True`` continues from the checkpoint there, ending bit-identical to an
-        uninterrupted run.
-      reduce_lr: an ``optim.reduce_on_plateau(...)`` watching ``monitor`` once per epoch;
-        it scales every update by its factor (held in the optimizer state, so nothing
-        recompiles) and ``history["lr_scale"]`` records it.
-      progress: a tqdm bar per run (``False`` for silence).
+    ``loss``: a name, a function or a `losses.Loss`; ``optimizer``: any optax-protocol
+    transformation.  ``x, y`` go on the device once; the last partial batch of each
+    epoch's permutation is dropped.  ``key`` shuffles and drives dropout: the same key
+    gives a bit-identical run on CPU.  ``grad`` (``"autodiff"`` or the hand-derived
+    ``"backprop"``) and ``l2`` (``l2/2 sum ||W||^2`` over weights) complete the `Objective`.
+    ``validation=(x_val, y_val)`` is scored after every epoch with ``metrics(pred, y) ->
+    dict`` (default: the loss's head metric).  ``patience``, ``min_delta``, ``restore_best``:
+    `callbacks.early_stopping` on ``monitor`` (default ``"val_loss"``, else ``"loss"``);
+    ``reduce_lr``: `callbacks.reduce_lr_on_plateau` of an ``optim.reduce_on_plateau``;
+    ``callbacks``: more `callbacks.Callback` s.  ``checkpoint_dir``/``checkpoint_every``
+    save the whole `Run` every N epochs (atomic); ``resume=True`` continues from it, ending
+    bit-identical to an uninterrupted run.  ``progress``: a tqdm bar.
 
-    History: ``epoch``, ``loss`` (mean training loss), ``val_loss`` and ``val_<metric>``,
-    ``time`` (seconds per epoch); plus ``stopped_early``/``best_epoch``/``nan_epoch`` keys
-    when they apply.
+    History: ``epoch``, ``loss``, ``val_<name>``, ``time`` (seconds per epoch), plus
+    ``lr_scale``, ``stopped_early``, ``best_epoch``, ``nan_epoch`` when they apply.
     """
-    loss_fn = losses.get(loss)
-    backprop.gradient_path(grad)
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
-    x, y = jnp.asarray(x), jnp.asarray(y)
-    _check_data(model, params, loss_fn, x, y, "fit")
-    if not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
-        raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
-                         f"examples), got {batch_size!r}")
-    if validation is not None:
-        x_val, y_val = jnp.asarray(validation[0]), jnp.asarray(validation[1])
-        _check_data(model, params, loss_fn, x_val, y_val, "fit(validation=...)")
-    monitor = monitor or ("val_loss" if validation is not None else "loss")
-    if checkpoint_every is not None and checkpoint_dir is None:
-        raise ValueError("fit: checkpoint_every needs checkpoint_dir")
-    checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
-
-    if reduce_lr is not None:
-        optimizer = _with_lr_factor(optimizer)
-    plateau = reduce_lr.init() if reduce_lr is not None else None
-    state = _compiled_init_state(optimizer)(params, key)  # copies params: the epoch donates them
-    history: dict[str, list] = {"epoch": [], "loss": [], "time": []}
-    first_epoch = 0
-    if resume and checkpoint_dir is not None and (checkpoint_dir / TRAIN_STATE_FILE).exists():
-        state, meta = _load_checkpoint(checkpoint_dir, state)
-        first_epoch, history = meta["epoch"], meta["history"]
-        if plateau is not None and meta.get("reduce_lr") is not None:
-            plateau = type(plateau)(*meta["reduce_lr"])
-
-    best = (math.inf, None, -1)  # (monitored value, params, epoch)
-    bad_epochs = 0
-    bar = _progress(epochs - first_epoch, progress)
-    for epoch in range(first_epoch, epochs):
-        last_finite_params = _copy_tree(state.params)  # the epoch donates state
-        start = time.perf_counter()
-        state, result = train_epoch(model, loss_fn, optimizer, state, x, y, batch_size=batch_size,
-                                    epoch=epoch, grad=grad, l2=l2)
-        mean_loss, finite = jax.device_get((result.loss, result.finite))  # the one host sync of the epoch
-        record = {"loss": float(mean_loss)}
-        history["time"].append(time.perf_counter() - start)
-        history["epoch"].append(epoch + 1)
-        if not finite:
-            history["loss"].append(record["loss"])
-            history["nan_epoch"] = epoch + 1
-            message = (f"fit: the loss became NaN or inf in epoch {epoch + 1}; stopped, returning the "
-                       f"parameters from the end of epoch {epoch}. Lower the learning rate or check the data.")
-            warnings.warn(message, RuntimeWarning, stacklevel=2)
-            history["stopped"] = message
-            state = state._replace(params=last_finite_params)
-            break
-        if validation is not None:
-            scores = evaluate(model, state.params, x_val, y_val, loss_fn, metrics=metrics)
-            record.update({f"val_{name}": value for name, value in scores.items()})
-        if reduce_lr is not None:
-            scale, plateau = reduce_lr.update(plateau, record[_monitored(monitor, record)])
-            state = state._replace(opt_state=optim.set_factor(state.opt_state, scale))
-            record["lr_scale"] = scale
-        for name, value in record.items():
-            history.setdefault(name, []).append(value)
-        if checkpoint_every and (epoch + 1) % checkpoint_every == 0:
-            _save_checkpoint(checkpoint_dir, state, epoch + 1, history, plateau)
-        if bar is not None:
-            bar.set_postfix({k: f"{v:.4g}" for k, v in record.items()})
-            bar.update(1)
-        elif progress:
-            print(f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k}={v:.4g}" for k, v in record.items()))
-        if patience is not None:
-            if record[_monitored(monitor, record)] < best[0] - min_delta:
-                best = (record[monitor], jax.tree_util.tree_map(jnp.copy, state.params)
-                        if restore_best else None, epoch + 1)
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
-                if bad_epochs >= patience:
-                    history["stopped_early"] = epoch + 1
-                    break
-    if bar is not None:
-        bar.close()
-    if patience is not None and best[2] > 0:
-        history["best_epoch"] = best[2]
-        if restore_best:
-            return best[1], history
+    goal = objective(model, loss, grad=grad, l2=l2)
+    data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every)
+    hooks = _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, callbacks)
+    for hook in hooks:
+        optimizer = hook.wrap_optimizer(optimizer)
+    run = _new_run(optimizer, params, key, hooks)
+    if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / TRAIN_STATE_FILE).exists():
+        run = _resumed(Path(checkpoint_dir), run, epochs)
+    progress_bar = _Progress(epochs, run.epoch, progress)
+    while run.epoch < epochs and not run.stopped:
+        run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics)
+        if checkpoint_every and run.epoch % checkpoint_every == 0:
+            _save_run(Path(checkpoint_dir), run)
+        progress_bar.update(run)
+    progress_bar.close()
+    state, history = run.state, run.history
+    for hook, hook_state in zip(hooks, run.hooks):
+        state, history = hook.on_train_end(hook_state, state, history)
     return state.params, history

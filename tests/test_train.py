@@ -74,14 +74,40 @@ def test_same_key_gives_bit_identical_params(model, params, data):
     assert not np.allclose(a[0]["W"], c[0]["W"])
 
 
-def test_compiled_epoch_is_reused_across_epochs_and_calls(model, params, data):
+@pytest.fixture
+def limit_traces(monkeypatch):
+    """``limit_traces(n)``: from now on, all epochs compiled together may be traced at most
+    ``n`` times (chex.assert_max_traces raises on the next trace); returns the epoch cache."""
+    import chex
+
+    build = train._epoch_fn
+
+    def limit(n):
+        chex.clear_trace_counter()
+        train._compiled_epoch.cache_clear()
+        monkeypatch.setattr(train, "_epoch_fn", lambda *args: chex.assert_max_traces(build(*args), n=n))
+        return train._compiled_epoch
+
+    yield limit
+    train._compiled_epoch.cache_clear()
+
+
+def test_compiled_epoch_is_reused_across_epochs_and_calls(model, params, data, limit_traces):
+    cache = limit_traces(2)
     run(model, params, data, epochs=2)
-    traces = train.epoch_trace_count()
     run(model, params, data, epochs=4)
     run(model, params, data, epochs=1, key=jax.random.key(7))
-    assert train.epoch_trace_count() == traces
-    run(model, params, data, epochs=1, batch_size=8)  # a new batch shape compiles once more
-    assert train.epoch_trace_count() == traces + 1
+    assert cache.cache_info().currsize == 1
+    run(model, params, data, epochs=1, batch_size=8)  # a new batch shape: the second and last trace
+    assert cache.cache_info().currsize == 2
+    with pytest.raises(AssertionError, match="traced > 2 times"):  # the counter does count
+        run(model, params, data, epochs=1, batch_size=4)
+
+
+def test_a_rebuilt_model_or_objective_is_the_same_cache_key(model):
+    assert train.objective(model, "mse") == train.objective(model, losses.mse)
+    assert hash(train.objective(model, "mse", l2=1e-3)) == hash(train.objective(model, "mse", l2=1e-3))
+    assert train.objective(model, "mse", grad="backprop") != train.objective(model, "mse")
 
 
 def test_backprop_path_trains_to_the_same_params(params, model, data):
@@ -104,7 +130,7 @@ def test_validation_metrics_and_history(model, params, data):
     trained, history = run(model, params, data, epochs=3, validation=(x[:40], y[:40]))
     assert history["epoch"] == [1, 2, 3]
     assert set(history) >= {"loss", "val_loss", "val_accuracy", "time"}
-    scores = train.evaluate(model, trained, x[:40], y[:40], "softmax_cross_entropy")
+    scores = train.evaluate(model, trained, "softmax_cross_entropy", x[:40], y[:40])
     assert scores["loss"] == pytest.approx(history["val_loss"][-1], rel=1e-12)
     logits = model.apply(trained, x[:40])
     assert scores["accuracy"] == pytest.approx(float(jnp.mean(jnp.argmax(logits, 1) == y[:40])))
@@ -118,7 +144,7 @@ def test_predict_in_chunks_equals_apply(model, params, data):
 def test_train_step_is_one_optimizer_step(model, params, data):
     x, y = data
     state = train.init_state(params, OPTIMIZER, jax.random.key(0))
-    new_state, value = train.train_step(model, "softmax_cross_entropy", OPTIMIZER, state, x[:8], y[:8])
+    new_state, value = train.train_step(train.objective(model, "softmax_cross_entropy"), OPTIMIZER, state, x[:8], y[:8])
     grads = jax.grad(lambda q: losses.softmax_cross_entropy(model.apply(q, x[:8]), y[:8]))(params)
     updates, _ = OPTIMIZER.update(grads, OPTIMIZER.init(params), params)
     assert_trees_close(new_state.params, optax.apply_updates(params, updates), rtol=1e-12)
@@ -134,7 +160,7 @@ def test_early_stopping_restores_the_best_params(model, params, data):
     best = history["best_epoch"]
     assert history["stopped_early"] == best + 2
     assert history["val_loss"][best - 1] == min(history["val_loss"])
-    assert train.evaluate(model, trained, x, y, "softmax_cross_entropy")["loss"] == pytest.approx(
+    assert train.evaluate(model, trained, "softmax_cross_entropy", x, y)["loss"] == pytest.approx(
         min(history["val_loss"]), rel=1e-12)
 
 
@@ -213,27 +239,75 @@ def test_digits_mlp_reaches_95_percent_quickly():
         params = model.init(jax.random.key(0), (64,))[1]
         trained, _ = train.fit(model, params, "softmax_cross_entropy", optax.adam(3e-3), x[train_idx],
                                y[train_idx], epochs=15, batch_size=32, key=jax.random.key(0), progress=False)
-        scores = train.evaluate(model, trained, x[test_idx], y[test_idx], "softmax_cross_entropy")
+        scores = train.evaluate(model, trained, "softmax_cross_entropy", x[test_idx], y[test_idx])
     assert scores["accuracy"] >= 0.95
 
 
-def test_reduce_lr_on_plateau_scales_updates_without_recompiling(model, params, data):
-    from jaxnn import optim
+def test_reduce_lr_on_plateau_scales_updates_without_recompiling(model, params, data, limit_traces):
+    from jaxnn import callbacks, optim
 
+    limit_traces(1)  # the reduce_lr runs and the hand-written loop below share one compiled epoch
     x, y = data
     rop = optim.reduce_on_plateau(factor=0.5, patience=1, min_delta=10.0)  # never "improves" after epoch 1
     run(model, params, data, epochs=1, reduce_lr=rop, validation=(x, y))
-    traces = train.epoch_trace_count()
     _, history = run(model, params, data, epochs=4, reduce_lr=rop, validation=(x, y))
     assert history["lr_scale"] == [1.0, 0.5, 0.25, 0.125]
-    assert train.epoch_trace_count() == traces
     # the scaled run equals plain Adam whose updates are scaled by hand the same way
-    state = train.init_state(jax.tree_util.tree_map(jnp.array, params), optim.scale_by_factor(OPTIMIZER),
-                             jax.random.key(1))
-    loss_fn = losses.get("softmax_cross_entropy")
+    scaled = callbacks._with_lr_factor(OPTIMIZER)  # fit's one wrapper per optimizer
+    state = train.init_state(jax.tree_util.tree_map(jnp.array, params), scaled, jax.random.key(1))
+    goal = train.objective(model, "softmax_cross_entropy")
     for epoch, scale in enumerate([1.0, 0.5, 0.25, 0.125]):
-        state, _ = train.train_epoch(model, loss_fn, optim.scale_by_factor(OPTIMIZER), state, x, y,
+        state, _ = train.train_epoch(goal, scaled, state, x, y,
                                      batch_size=16, epoch=epoch)
         state = state._replace(opt_state=optim.set_factor(state.opt_state, scale))  # applies from the next epoch
     trained, _ = run(model, params, data, epochs=4, reduce_lr=rop, validation=(x, y))
     assert_trees_close(trained, state.params, rtol=1e-12)
+
+
+def test_resume_with_early_stopping_is_bit_identical_from_every_epoch(model, params, data, tmp_path):
+    """Early stopping's best value, best params and bad-epoch count, and the fact that the
+    run had already stopped, travel in the checkpoint: resuming at any epoch ends the same."""
+    x, y = data
+    options = dict(validation=(x, y), patience=2, epochs=30)
+    sgd = optax.sgd(10.0)  # the validation loss soon gets worse: stops early
+    full, full_history = train.fit(model, params, "softmax_cross_entropy", sgd, x, y, batch_size=16,
+                                   key=jax.random.key(1), progress=False, **options)
+    stopped = full_history["stopped_early"]
+    for k in range(1, stopped + 1):
+        directory = tmp_path / f"at_{k}"
+        train.fit(model, params, "softmax_cross_entropy", sgd, x, y, batch_size=16, key=jax.random.key(1),
+                  progress=False, checkpoint_dir=directory, checkpoint_every=1, **{**options, "epochs": k})
+        resumed, history = train.fit(model, params, "softmax_cross_entropy", sgd, x, y, batch_size=16,
+                                     key=jax.random.key(1), progress=False, checkpoint_dir=directory,
+                                     resume=True, **options)
+        assert_trees_close(resumed, full, rtol=0, atol=0)
+        assert {k: v for k, v in history.items() if k != "time"} == {
+            k: v for k, v in full_history.items() if k != "time"}
+
+
+def test_resume_refuses_a_checkpoint_of_another_model_or_past_epochs(model, params, data, tmp_path):
+    run(model, params, data, epochs=2, checkpoint_dir=tmp_path, checkpoint_every=1)
+    wider = models.mlp([16, N_CLASSES], activation="tanh")
+    wide_params = wider.init(jax.random.key(0), (N_FEATURES,))[1]
+    with pytest.raises(ValueError, match=r"\[0\]\['W'\].*\[5, 8\] in the checkpoint.*\[5, 16\]"):
+        run(wider, wide_params, data, epochs=3, checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="past epochs=1"):
+        run(model, params, data, epochs=1, checkpoint_dir=tmp_path, resume=True)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"l2": -1e-3}, "l2 must be >= 0"),
+    ({"checkpoint_every": -1, "checkpoint_dir": "unused"}, "checkpoint_every must be a positive int"),
+    ({"checkpoint_every": 2}, "needs checkpoint_dir"),
+    ({"patience": 0}, "patience must be a positive int"),
+])
+def test_bad_training_options_name_the_fix(model, params, data, options, message):
+    with pytest.raises(ValueError, match=message):
+        run(model, params, data, **options)
+
+
+def test_early_stopping_on_accuracy_maximizes_it(model, params, data):
+    x, y = data
+    _, history = run(model, params, data, epochs=8, validation=(x, y), patience=3, monitor="val_accuracy")
+    best = history.get("best_epoch")
+    assert best is not None and history["val_accuracy"][best - 1] == max(history["val_accuracy"][:best])

@@ -19,15 +19,15 @@ from jaxnn.optim.base import (
     skip_nonfinite, weights_only_mask,
 )
 from jaxnn.optim.first_order import (
-    EmaState, ScaleByAdamState, ScaleByLionState, ScaleByRmsState, ScaleByRssState, TraceState,
-    adagrad, adam, adamw, amsgrad, ema, lion, momentum, nadam, rmsprop, scale_by_adam,
+    NAMES, OPTIMIZERS, EmaState, ScaleByAdamState, ScaleByLionState, ScaleByRmsState, ScaleByRssState,
+    TraceState, adagrad, by_name, adam, adamw, amsgrad, ema, lion, momentum, nadam, rmsprop, scale_by_adam,
     scale_by_amsgrad, scale_by_lion, scale_by_rms, scale_by_rss, sgd, trace,
 )
 from jaxnn.optim.line_search import LineSearchResult, backtracking, strong_wolfe
 from jaxnn.optim.lr_finder import LRFinderResult, exponential_sweep, lr_finder, steepest_descent_lr
 from jaxnn.optim.solvers import METHODS, MinimizeResult, minimize
 from jaxnn.optim.schedules import (
-    ReduceOnPlateau, ReduceOnPlateauState, constant, cosine_decay, exponential_decay, one_cycle,
+    Plateau, ReduceOnPlateau, ReduceOnPlateauState, constant, plateau_update, cosine_decay, exponential_decay, one_cycle,
     reduce_on_plateau, step_decay, warmup_cosine,
 )
 
@@ -43,9 +43,11 @@ __all__ = [
     "ScaleByAdamState", "ScaleByLionState",
     # optimizers
     "sgd", "momentum", "adagrad", "rmsprop", "adam", "nadam", "adamw", "amsgrad", "lion",
+    "OPTIMIZERS", "NAMES", "by_name",
     # schedules
     "constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine",
     "one_cycle", "reduce_on_plateau", "ReduceOnPlateau", "ReduceOnPlateauState",
+    "Plateau", "plateau_update",
     # full-batch solvers and line searches
     "minimize", "MinimizeResult", "METHODS", "strong_wolfe", "backtracking", "LineSearchResult",
     # learning-rate range test

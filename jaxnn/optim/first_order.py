@@ -365,3 +365,16 @@ def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99,
     theta)``, then ``m <- b2 m + (1 - b2) g``.  Same as ``optax.lion``."""
     return chain(scale_by_lion(b1, b2), add_decayed_weights(weight_decay, mask),
                  scale_by_learning_rate(learning_rate))
+
+
+# The optimizers by name, for command lines and configs: the one list the CLI offers.
+OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": rmsprop, "adam": adam,
+              "adamw": adamw, "nadam": nadam, "amsgrad": amsgrad, "lion": lion}
+NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
+
+
+def by_name(name: str, learning_rate: ScalarOrSchedule) -> GradientTransformation:
+    """``OPTIMIZERS[name](learning_rate)`` with the other hyper-parameters at their defaults."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(NAMES)}")
+    return OPTIMIZERS[name](learning_rate)

@@ -153,6 +153,25 @@ def one_cycle(transition_steps: int, peak_value: float, pct_start: float = 0.3,
 
 # ------------------------------------------------------------------ reduce on plateau
 
+class Plateau(NamedTuple):
+    """The plateau rule's state: the ``best`` value so far and the epochs since it improved."""
+    best: float = math.inf
+    bad_epochs: int = 0
+
+
+def plateau_update(plateau: Plateau, value: float, min_delta: float = 0.0) -> tuple[bool, Plateau]:
+    """The one plateau rule (reduce-on-plateau and early stopping both use it).
+
+    ``value`` improves iff ``value < best - min_delta``: then ``best = value`` and the
+    count resets, otherwise the count grows.  Lower is better; negate a score to maximize.
+    Returns ``(improved, new_plateau)``.
+    """
+    value = float(value)
+    if value < plateau.best - min_delta:
+        return True, Plateau(value, 0)
+    return False, Plateau(plateau.best, plateau.bad_epochs + 1)
+
+
 class ReduceOnPlateauState(NamedTuple):
     """Host-side Python scalars: the current learning-rate ``scale``, the ``best`` value
     seen, epochs without improvement (``plateau_count``) and cooldown epochs left."""
@@ -200,10 +219,7 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, min_delta: float 
 
     def update(state: ReduceOnPlateauState,
                value: float) -> tuple[float, ReduceOnPlateauState]:
-        value = float(value)
-        improved = value < state.best - min_delta
-        best = value if improved else state.best
-        plateau = 0 if improved else state.plateau_count + 1
+        _, (best, plateau) = plateau_update(Plateau(state.best, state.plateau_count), value, min_delta)
         if state.cooldown_count > 0:
             new = ReduceOnPlateauState(state.scale, best, 0, state.cooldown_count - 1)
         elif plateau == patience:
@@ -216,4 +232,5 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, min_delta: float 
 
 
 __all__ = ["constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine",
-           "one_cycle", "reduce_on_plateau", "ReduceOnPlateau", "ReduceOnPlateauState"]
+           "one_cycle", "reduce_on_plateau", "ReduceOnPlateau", "ReduceOnPlateauState",
+           "Plateau", "plateau_update"]

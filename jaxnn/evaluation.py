@@ -1,0 +1,96 @@
+"""Inference and scoring: `predict`, `evaluate`, `default_metrics`, and the data checks
+`fit` and `evaluate` share.
+
+``evaluate`` takes its arguments in `train.fit`'s order, ``(model, params, loss, x, y)``;
+its default metrics come from the task head the loss belongs to (`losses.head_of`):
+accuracy for the classification losses, R^2 for the regression losses.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from jaxnn import activations, losses
+from jaxnn.layers import Layer
+
+Metrics = Callable[[Array, Array], dict]
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_predict(model: Layer):
+    def predict_chunks(params, x_chunks):
+        return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)
+
+    return jax.jit(predict_chunks)
+
+
+def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
+    """``model.apply(params, x)`` in inference mode, in chunks of ``batch_size`` rows
+    (padded, one compiled program) so large inputs need bounded memory.
+
+    x: (N, ...) -> (N, ...out) .
+    """
+    x = jnp.asarray(x)
+    n = x.shape[0]
+    chunk = max(1, min(batch_size, n))
+    n_chunks = math.ceil(n / chunk)
+    padded = jnp.concatenate([x, jnp.zeros((n_chunks * chunk - n, *x.shape[1:]), x.dtype)])
+    out = _compiled_predict(model)(params, padded.reshape(n_chunks, chunk, *x.shape[1:]))
+    return out.reshape(n_chunks * chunk, *out.shape[2:])[:n]
+
+
+def default_metrics(loss) -> Metrics:
+    """``metrics(pred, y) -> {name: value}`` for a loss: its head's metric (accuracy or
+    R^2, see `losses.head_of`), or no metric for losses without a head."""
+    found = losses.head_of(loss)
+    if found is None:
+        return lambda pred, y: {}
+    head, on_probabilities = found
+    activation = (lambda a: a) if on_probabilities else activations.get(head.output_activation).fn
+    return lambda pred, y: {head.metric: head.score(activation(pred), y)}
+
+
+def evaluate(model: Layer, params, loss, x, y, *, metrics: Metrics | None = None,
+             batch_size: int = 1024) -> dict[str, float]:
+    """Loss and metrics of ``params`` on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``.
+
+    ``metrics(pred, y) -> dict`` defaults to `default_metrics` of ``loss``.  Checks the
+    data first (`check_data`); returns Python floats (one host sync).
+    """
+    loss_fn = losses.get(loss)
+    x, y = jnp.asarray(x), jnp.asarray(y)
+    check_data(model, params, loss_fn, x, y, "evaluate")
+    return score(model, params, loss_fn, x, y, metrics=metrics, batch_size=batch_size)
+
+
+def score(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, *,
+          metrics: Metrics | None = None, batch_size: int = 1024) -> dict[str, float]:
+    """`evaluate` without the data checks, for data already checked (`fit`'s validation set)."""
+    pred = predict(model, params, x, batch_size=batch_size)
+    result = {"loss": loss_fn.value(pred, y), **(metrics or default_metrics(loss_fn))(pred, y)}
+    return {name: float(value) for name, value in jax.device_get(result).items()}
+
+
+def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, what: str) -> None:
+    """Raise ValueError, before any tracing, for the mistakes users make with data:
+    empty or mismatched arrays, NaN/inf, targets the loss cannot take, labels out of range."""
+    if x.shape[0] == 0:
+        raise ValueError(f"{what}: the dataset is empty (x has shape {x.shape})")
+    if y.shape[0] != x.shape[0]:
+        raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
+    if not np.all(np.isfinite(np.asarray(x))):
+        raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
+    if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
+        raise ValueError(f"{what}: y contains NaN or inf")
+    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)  # layers name shape errors
+    predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
+    jax.eval_shape(loss_fn.value, predictions, y)  # the loss names target shape/dtype errors
+    if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:
+        losses.check_labels(what, y, out.shape[-1])
