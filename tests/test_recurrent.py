@@ -141,22 +141,10 @@ def reference_clipped_bptt(step, params, state0, x, dy_seq, max_norm):
     return dparams, jnp.stack(dxs, axis=1)
 
 
-def tanh_reference_step(p, state, x_t):
-    return (jnp.tanh(x_t @ p["W_x"] + state[0] @ p["W_h"] + p["b"]),)
-
-
-def lstm_reference_step(p, state, x_t):
-    h, c = state
-    a = x_t @ p["W_x"] + h @ p["W_h"] + p["b"]
-    i, f, g, o = (jax.nn.sigmoid(a[:, :H]), jax.nn.sigmoid(a[:, H:2 * H]),
-                  jnp.tanh(a[:, 2 * H:3 * H]), jax.nn.sigmoid(a[:, 3 * H:]))
-    c = f * c + i * g
-    return (o * jnp.tanh(c), c)
-
-
-@pytest.mark.parametrize("cell, step, n_states",
-                         [("tanh", tanh_reference_step, 1), ("lstm", lstm_reference_step, 2)])
-def test_clip_grad_norm_matches_clipped_reference(cell, step, n_states):
+@pytest.mark.parametrize("cell", ["tanh", "lstm"])
+def test_clip_grad_norm_matches_clipped_reference(cell):
+    """The oracle differentiates the cell's textbook reference step with jax.vjp."""
+    step, n_states = CELLS[cell].reference_step, CELLS[cell].n_states
     max_norm = 0.3
     clipped = rnn(H, cell, return_sequences=True, clip_grad_norm=max_norm)
     exact = rnn(H, cell, return_sequences=True)
@@ -349,6 +337,22 @@ def test_lstm_one_sigmoid_slab_matches_textbook_equations(dtype, rtol, atol):
     y = layer.apply(jax.tree_util.tree_map(lambda v: v.astype(dtype), params), x.astype(dtype))
     assert y.dtype == dtype
     np.testing.assert_allclose(y, textbook_lstm_sequence(params, x), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("dtype, rtol, atol", [(jnp.float64, 1e-12, 1e-12), (jnp.float32, 1e-6, 1e-6)])
+def test_fast_step_matches_textbook_reference_step(dtype, rtol, atol):
+    """Per cell, one step: ``step`` (fused projections; the LSTM's one-sigmoid slab) equals
+    ``reference_step`` (the equations gate by gate), with pre-activations up to |a| ~ 10."""
+    n = 4
+    for cell, fns in CELLS.items():
+        _, params = build(rnn(H, cell), (3, D), scale=2.0)
+        params = jax.tree_util.tree_map(lambda v: v.astype(dtype), params)
+        x_t = gaussian((n, D), 3, scale=2.0).astype(dtype)
+        state = tuple(gaussian((n, H), 11 + s).astype(dtype) for s in range(fns.n_states))
+        fast, _ = fns.step(params, state, x_t @ params["W_x"] + params["b"])
+        reference = fns.reference_step(params, state, x_t)
+        assert all(v.dtype == dtype for v in (*fast, *reference))
+        assert_trees_close(fast, reference, rtol=rtol, atol=atol, what=cell)
 
 
 @pytest.mark.parametrize("cell", sorted(CELLS))

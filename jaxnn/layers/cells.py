@@ -8,8 +8,17 @@ two projections
     hw_t = h_{t-1} @ W_h        W_h: (H, G*H)               (inside the time loop)
 
 with ``G`` gates side by side (1 for tanh, 4 for LSTM, 3 for GRU).  As for dense layers,
-our ``W`` is the transpose of the column-vector ``W`` of the lectures and of PyTorch's
-``weight_ih`` / ``weight_hh``.
+our ``W`` is the transpose of the column-vector ``W`` in ``z = W a + b`` of the course notes
+(IIT Mandi, Introduction to Neural Networks, "Forward Propagation Through L Hidden
+Layers") and of PyTorch's ``weight_ih`` / ``weight_hh``.
+
+Each cell is written twice, side by side:
+
+* ``<cell>_reference_step(params, state, x_t)``: the textbook equations, one line per gate
+  with that gate's own blocks of the weights, e.g. ``i = sigma(x_t W_xi + h_{t-1} W_hi + b_i)``.
+  Read this one first; the tests use it as the oracle of the fast step;
+* ``<cell>_step(params, state, xw_t)``: the same numbers computed the fast way, from the
+  fused projections (and, for the LSTM, one activation over all four gates).
 
 The backward of one step is *linear* in the gradients it receives (``dh``, and ``dc`` for
 the LSTM), with coefficients, the **slopes**, that depend only on forward values (the
@@ -21,9 +30,17 @@ gates, ``c_t``, ``h_{t-1}``).  So each cell splits its backward in two:
   products of the carried gradients with the slopes and the one matmul
   ``dh_{t-1} = dhw_t W_h^T``.
 
+The slopes are named after the derivatives they are, ``dh_dc = dh_t/dc_t`` and so on, and
+built from the two activation derivatives of the course notes (IIT Mandi, Introduction
+to Neural Networks, "Common activation derivatives"), written with the forward's outputs
+``s = sigma(a)`` and ``t = tanh(a)``::
+
+    sigma'(a) = s (1 - s)          tanh'(a) = 1 - t^2
+
 References: Elman (1990) for the tanh cell; Hochreiter & Schmidhuber (1997) "Long
 Short-Term Memory" and C. Olah, "Understanding LSTM Networks" (2015) for the LSTM;
 Cho et al. (2014) "Learning Phrase Representations using RNN Encoder-Decoder" for the GRU;
+Werbos (1990) "Backpropagation Through Time: What It Does and How to Do It" for BPTT;
 Jozefowicz, Zaremba & Sutskever (2015) for the forget-gate bias of 1.
 """
 from __future__ import annotations
@@ -41,11 +58,14 @@ LSTM_FORGET_BIAS = 1.0  # Jozefowicz et al. 2015: start with the forget gate ope
 
 
 class Cell(NamedTuple):
-    """One recurrent cell: its params, its step, and the two halves of its backward.
+    """One recurrent cell: its params, its step (twice), and the two halves of its backward.
 
     ``init(key, D, H, kernel_init, recurrent_init) -> params``
+    ``reference_step(params, state, x_t) -> state_t``       the textbook equations, gate by
+        gate, from the raw input ``x_t: (N, D)``: the readable oracle of ``step``
     ``step(params, state, xw_t) -> (state_t, extras_t)``     state: tuple of (N, H) arrays;
-        ``extras_t``: the step's other intermediate values the backward needs (the gates)
+        ``xw_t = x_t W_x + b``; ``extras_t``: the step's other intermediate values the
+        backward needs (the gates)
     ``slopes(state_prev, state, extras) -> slopes``          local derivatives; any leading
         axes, so the forward loop stacks states and extras and this runs on all T at once
     ``step_backward(params, slopes_t, dstate_t) -> (dstate_{t-1}, dxw_t, dhw_t)``
@@ -57,6 +77,7 @@ class Cell(NamedTuple):
     """
 
     init: Callable
+    reference_step: Callable
     step: Callable
     slopes: Callable
     step_backward: Callable
@@ -67,6 +88,21 @@ class Cell(NamedTuple):
 def gate_split(a: Array, n_gates: int) -> list[Array]:
     """Split fused pre-activations ``(..., G*H)`` into ``G`` blocks of ``(..., H)``."""
     return jnp.split(a, n_gates, axis=-1)
+
+
+def gate_weights(params: dict, n_gates: int) -> tuple[list[Array], list[Array], list[Array]]:
+    """Each gate's own ``W_x`` ``(D, H)``, ``W_h`` ``(H, H)`` and ``b`` ``(H,)`` blocks."""
+    return tuple(gate_split(params[name], n_gates) for name in ("W_x", "W_h", "b"))
+
+
+def sigmoid_slope(s: Array) -> Array:
+    """sigma'(a) = s (1 - s), from the output ``s = sigma(a)``."""
+    return s * (1 - s)
+
+
+def tanh_slope(t: Array) -> Array:
+    """tanh'(a) = 1 - t^2, from the output ``t = tanh(a)``."""
+    return 1 - t**2
 
 
 def projections_init(key, D, H, n_gates, kernel_init, recurrent_init) -> dict:
@@ -90,33 +126,47 @@ def tanh_init(key, D, H, kernel_init, recurrent_init):
     return projections_init(key, D, H, 1, kernel_init, recurrent_init)
 
 
+def tanh_reference_step(params, state, x_t):
+    """Elman (1990): h_t = tanh(x_t W_x + h_{t-1} W_h + b).  x_t: (N, D), h: (N, H)."""
+    (h_prev,) = state
+    return (jnp.tanh(x_t @ params["W_x"] + h_prev @ params["W_h"] + params["b"]),)
+
+
 def tanh_step(params, state, xw_t):
-    """h_t = tanh(x_t W_x + h_{t-1} W_h + b)."""
+    """h_t = tanh(xw_t + h_{t-1} W_h), with xw_t = x_t W_x + b computed before the loop."""
     (h_prev,) = state
     h = jnp.tanh(xw_t + h_prev @ params["W_h"])
     return (h,), ()
 
 
 def tanh_slopes(state_prev, state, extras):
-    """dh_t/da_t = 1 - h_t^2."""
+    """dh_da = dh_t/da_t = tanh'(a_t) = 1 - h_t^2, for a_t = xw_t + h_{t-1} W_h."""
     (h,) = state
-    return 1 - h**2
+    return tanh_slope(h)
 
 
-def tanh_step_backward(params, slope, dstate):
-    """da = dh * (1 - h^2);  dh_{t-1} = da W_h^T;  dxw = dhw = da."""
+def tanh_step_backward(params, dh_da, dstate):
+    """One reverse step of BPTT (Werbos 1990) through `tanh_step`; dh = dL/dh_t:
+
+        da = dh * tanh'(a_t) = dh * (1 - h_t^2)      dL/dh_{t-1} = da W_h^T      dxw = dhw = da
+
+    (the delta rule ``delta = (W^T delta') * h'(z)`` of IIT Mandi, Introduction to Neural
+    Networks, "Backprop Through L Hidden Layers", with the layers now the time steps).
+    """
     (dh,) = dstate
-    da = dh * slope
+    da = dh * dh_da
     return (da @ params["W_h"].T,), da, da
 
 
 # ----------------------------------------------------------------------------- LSTM
 
 class LSTMSlopes(NamedTuple):
-    dc_dh: Array   # o (1 - tanh(c_t)^2):                     dc_t = dc + dh * dc_dh
-    da_dc: Array   # [g i(1-i), c_{t-1} f(1-f), i(1-g^2)]:    [da_i, da_f, da_g] = dc_t * da_dc
-    da_dh: Array   # tanh(c_t) o(1-o):                        da_o = dh * da_dh
-    f: Array       # dc_{t-1} = dc_t * f
+    """The local derivatives of one `lstm_step`, each ``(..., H)`` or ``(..., 3H)``."""
+
+    dh_dc: Array       # dh_t/dc_t = o tanh'(c_t) = o (1 - tanh(c_t)^2)
+    dc_da: Array       # dc_t/d[a_i, a_f, a_g] = [g sigma'(a_i), c_{t-1} sigma'(a_f), i tanh'(a_g)]
+    dh_da_o: Array     # dh_t/da_o = tanh(c_t) sigma'(a_o)
+    dc_dc_prev: Array  # dc_t/dc_{t-1} = f
 
 
 def lstm_init(key, D, H, kernel_init, recurrent_init):
@@ -130,13 +180,37 @@ def lstm_init(key, D, H, kernel_init, recurrent_init):
     return params
 
 
-def lstm_step(params, state, xw_t):
-    """LSTM step (Hochreiter & Schmidhuber 1997, with a forget gate; Olah's notation).
+def lstm_reference_step(params, state, x_t):
+    """The LSTM step as in Hochreiter & Schmidhuber (1997), with a forget gate (Olah 2015):
 
-        [a_i, a_f, a_g, a_o] = x_t W_x + h_{t-1} W_h + b
-        i = sigma(a_i)   f = sigma(a_f)   g = tanh(a_g)   o = sigma(a_o)
+        i   = sigma(x_t W_xi + h_{t-1} W_hi + b_i)      input gate
+        f   = sigma(x_t W_xf + h_{t-1} W_hf + b_f)      forget gate
+        g   = tanh(x_t W_xg + h_{t-1} W_hg + b_g)       candidate cell value
+        o   = sigma(x_t W_xo + h_{t-1} W_ho + b_o)      output gate
         c_t = f * c_{t-1} + i * g
         h_t = o * tanh(c_t)
+
+    x_t: (N, D); state ``(h_{t-1}, c_{t-1})``, each (N, H).  ``W_xi`` etc. are the gate
+    blocks of ``W_x``, ``W_h``, ``b`` (order i, f, g, o).  Returns ``(h_t, c_t)``.
+    """
+    h_prev, c_prev = state
+    (W_xi, W_xf, W_xg, W_xo), (W_hi, W_hf, W_hg, W_ho), (b_i, b_f, b_g, b_o) = \
+        gate_weights(params, 4)
+    i = sigmoid(x_t @ W_xi + h_prev @ W_hi + b_i)
+    f = sigmoid(x_t @ W_xf + h_prev @ W_hf + b_f)
+    g = jnp.tanh(x_t @ W_xg + h_prev @ W_hg + b_g)
+    o = sigmoid(x_t @ W_xo + h_prev @ W_ho + b_o)
+    c = f * c_prev + i * g
+    h = o * jnp.tanh(c)
+    return (h, c)
+
+
+def lstm_step(params, state, xw_t):
+    """`lstm_reference_step` computed fast: the same ``(h_t, c_t)``, plus the gates.
+
+        [a_i, a_f, a_g, a_o] = xw_t + h_{t-1} W_h          one (N, H) @ (H, 4H) matmul
+        [i, f, s_g, o] = sigma([a_i, a_f, 2 a_g, a_o])      one sigmoid over the slab
+        g = 2 s_g - 1 = tanh(a_g)
 
     All four gates come from one sigmoid over the whole ``(N, 4H)`` slab, using
     ``tanh(a) = 2 sigma(2a) - 1`` for ``g``: on XLA:CPU one activation over the slab runs
@@ -160,27 +234,41 @@ def lstm_gates(gates: Array) -> tuple[Array, Array, Array, Array]:
     return i, f, 2 * s_g - 1, o
 
 
-def lstm_slopes(state_prev, state, gates):
-    """The local derivatives of `lstm_step` (docstring of `lstm_step_backward`)."""
+def lstm_slopes(state_prev, state, gates) -> LSTMSlopes:
+    """The local derivatives of `lstm_step`, by the chain rule on its equations:
+
+        dh_t/dc_t      = o tanh'(c_t)                  (h_t = o tanh(c_t))
+        dc_t/da_i      = g sigma'(a_i)                  (c_t = f c_{t-1} + i g)
+        dc_t/da_f      = c_{t-1} sigma'(a_f)
+        dc_t/da_g      = i tanh'(a_g)
+        dh_t/da_o      = tanh(c_t) sigma'(a_o)
+        dc_t/dc_{t-1}  = f
+    """
     (_, c_prev), (_, c) = state_prev, state
     i, f, g, o = lstm_gates(gates)
     tanh_c = jnp.tanh(c)
-    da_dc = jnp.concatenate([g * i * (1 - i), c_prev * f * (1 - f), i * (1 - g**2)], axis=-1)
-    return LSTMSlopes(o * (1 - tanh_c**2), da_dc, tanh_c * o * (1 - o), f)
+    dc_da = jnp.concatenate([g * sigmoid_slope(i), c_prev * sigmoid_slope(f), i * tanh_slope(g)],
+                            axis=-1)
+    return LSTMSlopes(dh_dc=o * tanh_slope(tanh_c), dc_da=dc_da,
+                      dh_da_o=tanh_c * sigmoid_slope(o), dc_dc_prev=f)
 
 
-def lstm_step_backward(params, slopes, dstate):
-    """Backward of `lstm_step`, given dh = dL/dh_t and dc = dL/dc_t from later steps.
+def lstm_step_backward(params, slopes: LSTMSlopes, dstate):
+    """One reverse step of BPTT (Werbos 1990) through `lstm_step` (Hochreiter & Schmidhuber
+    1997), given dh = dL/dh_t and dc = dL/dc_t sent back by the later steps and the output:
 
-        dc_t  = dc + dh * o * (1 - tanh(c_t)^2)          (both paths into c_t)
-        da_i  = dc_t * g * i (1 - i)      da_f = dc_t * c_{t-1} * f (1 - f)
-        da_g  = dc_t * i * (1 - g^2)      da_o = dh * tanh(c_t) * o (1 - o)
-        dc_{t-1} = dc_t * f               dh_{t-1} = da W_h^T          dxw = dhw = da
+        dc_t     = dc + dh * dh_dc                     both paths into c_t: direct, and via h_t
+        da_i     = dc_t * g sigma'(a_i)                da_f = dc_t * c_{t-1} sigma'(a_f)
+        da_g     = dc_t * i tanh'(a_g)                 da_o = dh * tanh(c_t) sigma'(a_o)
+        dL/dc_{t-1} = dc_t * f                         dL/dh_{t-1} = da W_h^T
+        dxw = dhw = da = [da_i, da_f, da_g, da_o]
+
+    The constant error carousel: along ``c`` the gradient is only multiplied by ``f``.
     """
     dh, dc = dstate
-    dc_t = dc + dh * slopes.dc_dh
-    da = jnp.concatenate([jnp.tile(dc_t, 3) * slopes.da_dc, dh * slopes.da_dh], axis=-1)
-    return (da @ params["W_h"].T, dc_t * slopes.f), da, da
+    dc_t = dc + dh * slopes.dh_dc
+    da = jnp.concatenate([jnp.tile(dc_t, 3) * slopes.dc_da, dh * slopes.dh_da_o], axis=-1)
+    return (da @ params["W_h"].T, dc_t * slopes.dc_dc_prev), da, da
 
 
 # ----------------------------------------------------------------------------- GRU
@@ -193,9 +281,11 @@ class GRUExtras(NamedTuple):
 
 
 class GRUSlopes(NamedTuple):
-    dxw_dh: Array  # [da_r, da_z, da_n] / dh:                  dxw = tile(dh, 3) * dxw_dh
-    dhw_dh: Array  # [da_r, da_z, da_n * r] / dh:              dhw = tile(dh, 3) * dhw_dh
-    z: Array       # the direct path h_{t-1} -> h_t:           dh_{t-1} = dh * z + dhw W_h^T
+    """The local derivatives of one `gru_step`, per unit of dh = dL/dh_t."""
+
+    dh_dxw: Array      # dh_t/d[x_r, x_z, x_n] = [dh_da_r, dh_da_z, dh_da_n]
+    dh_dhw: Array      # dh_t/d[h_r, h_z, h_n] = [dh_da_r, dh_da_z, dh_da_n * r]
+    dh_dh_prev: Array  # the direct path h_{t-1} -> h_t: z
 
 
 def gru_init(key, D, H, kernel_init, recurrent_init):
@@ -210,17 +300,32 @@ def gru_init(key, D, H, kernel_init, recurrent_init):
     return params
 
 
-def gru_step(params, state, xw_t):
-    """GRU step, PyTorch / cuDNN variant of Cho et al. (2014).
+def gru_reference_step(params, state, x_t):
+    """The GRU step of Cho et al. (2014), PyTorch / cuDNN variant:
 
-        [x_r, x_z, x_n] = x_t W_x + b          [h_r, h_z, h_n] = h_{t-1} W_h
-        r = sigma(x_r + h_r)                   (reset gate)
-        z = sigma(x_z + h_z)                   (update gate)
-        n = tanh(x_n + r * (h_n + b_hn))       (candidate)
+        r   = sigma(x_t W_xr + b_r + h_{t-1} W_hr)                  reset gate
+        z   = sigma(x_t W_xz + b_z + h_{t-1} W_hz)                  update gate
+        n   = tanh(x_t W_xn + b_n + r * (h_{t-1} W_hn + b_hn))      candidate
         h_t = (1 - z) * n + z * h_{t-1}
 
     Cho et al. apply the reset gate before the matmul, ``tanh(x_n + (r * h_{t-1}) W_hn)``;
     here, as in PyTorch (``torch.nn.GRU``) and cuDNN, it multiplies ``h_{t-1} W_hn + b_hn``.
+    x_t: (N, D), h: (N, H); ``W_xr`` etc. are the gate blocks (order r, z, n).
+    """
+    (h_prev,) = state
+    (W_xr, W_xz, W_xn), (W_hr, W_hz, W_hn), (b_r, b_z, b_n) = gate_weights(params, 3)
+    r = sigmoid(x_t @ W_xr + b_r + h_prev @ W_hr)
+    z = sigmoid(x_t @ W_xz + b_z + h_prev @ W_hz)
+    n = jnp.tanh(x_t @ W_xn + b_n + r * (h_prev @ W_hn + params["b_hn"]))
+    return ((1 - z) * n + z * h_prev,)
+
+
+def gru_step(params, state, xw_t):
+    """`gru_reference_step` from the fused projections, plus the gates as extras:
+
+        [x_r, x_z, x_n] = xw_t = x_t W_x + b          [h_r, h_z, h_n] = h_{t-1} W_h
+        r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * (h_n + b_hn))
+        h_t = (1 - z) * n + z * h_{t-1}
     """
     (h_prev,) = state
     x_r, x_z, x_n = gate_split(xw_t, 3)
@@ -233,25 +338,33 @@ def gru_step(params, state, xw_t):
     return (h,), GRUExtras(r, z, n, hn)
 
 
-def gru_slopes(state_prev, state, extras):
-    """The local derivatives of `gru_step` per unit of dh = dL/dh_t:
+def gru_slopes(state_prev, state, extras) -> GRUSlopes:
+    """The local derivatives of `gru_step`, with ``a_r, a_z, a_n`` the gates' pre-activations:
 
-        da_n = dh * (1 - z) * (1 - n^2)        da_z = dh * (h_{t-1} - n) * z (1 - z)
-        da_r = da_n * (h_n + b_hn) * r (1 - r)
+        dh_da_n = dh_t/dn * dn/da_n = (1 - z) tanh'(a_n)
+        dh_da_z = dh_t/dz * dz/da_z = (h_{t-1} - n) sigma'(a_z)
+        dh_da_r = dh_da_n * da_n/dr * dr/da_r = dh_da_n (h_n + b_hn) sigma'(a_r)
     """
     (h_prev,), (r, z, n, hn) = state_prev, extras
-    dn = (1 - z) * (1 - n**2)
-    dr = dn * hn * r * (1 - r)
-    dz = (h_prev - n) * z * (1 - z)
-    return GRUSlopes(jnp.concatenate([dr, dz, dn], axis=-1), jnp.concatenate([dr, dz, dn * r], axis=-1), z)
+    dh_da_n = (1 - z) * tanh_slope(n)
+    dh_da_r = dh_da_n * hn * sigmoid_slope(r)
+    dh_da_z = (h_prev - n) * sigmoid_slope(z)
+    return GRUSlopes(dh_dxw=jnp.concatenate([dh_da_r, dh_da_z, dh_da_n], axis=-1),
+                     dh_dhw=jnp.concatenate([dh_da_r, dh_da_z, dh_da_n * r], axis=-1),
+                     dh_dh_prev=z)
 
 
-def gru_step_backward(params, slopes, dstate):
-    """dxw = [da_r, da_z, da_n];  dhw = [da_r, da_z, da_n * r];  dh_{t-1} = dh * z + dhw W_h^T."""
+def gru_step_backward(params, slopes: GRUSlopes, dstate):
+    """One reverse step of BPTT (Werbos 1990) through `gru_step` (Cho et al. 2014); dh = dL/dh_t:
+
+        dxw = dh * [dh_da_r, dh_da_z, dh_da_n]          (x_r, x_z, x_n enter a_r, a_z, a_n as is)
+        dhw = dh * [dh_da_r, dh_da_z, dh_da_n * r]      (h_n enters a_n through r * h_n)
+        dL/dh_{t-1} = dh * z + dhw W_h^T                (the direct path, and the matmul)
+    """
     (dh,) = dstate
     dh3 = jnp.tile(dh, 3)
-    dhw = dh3 * slopes.dhw_dh
-    return (dh * slopes.z + dhw @ params["W_h"].T,), dh3 * slopes.dxw_dh, dhw
+    dhw = dh3 * slopes.dh_dhw
+    return (dh * slopes.dh_dh_prev + dhw @ params["W_h"].T,), dh3 * slopes.dh_dxw, dhw
 
 
 def gru_recurrent_grads(h_prev, dhw) -> dict:
@@ -261,9 +374,15 @@ def gru_recurrent_grads(h_prev, dhw) -> dict:
 
 
 CELLS: dict[str, Cell] = {
-    "tanh": Cell(tanh_init, tanh_step, tanh_slopes, tanh_step_backward, w_h_grad, n_states=1),
-    "lstm": Cell(lstm_init, lstm_step, lstm_slopes, lstm_step_backward, w_h_grad, n_states=2),
-    "gru": Cell(gru_init, gru_step, gru_slopes, gru_step_backward, gru_recurrent_grads, n_states=1),
+    "tanh": Cell(init=tanh_init, reference_step=tanh_reference_step, step=tanh_step,
+                 slopes=tanh_slopes, step_backward=tanh_step_backward,
+                 recurrent_grads=w_h_grad, n_states=1),
+    "lstm": Cell(init=lstm_init, reference_step=lstm_reference_step, step=lstm_step,
+                 slopes=lstm_slopes, step_backward=lstm_step_backward,
+                 recurrent_grads=w_h_grad, n_states=2),
+    "gru": Cell(init=gru_init, reference_step=gru_reference_step, step=gru_step,
+                slopes=gru_slopes, step_backward=gru_step_backward,
+                recurrent_grads=gru_recurrent_grads, n_states=1),
 }
 
 

@@ -1,10 +1,11 @@
 """Recurrent layers: ``rnn`` (tanh, LSTM, GRU cells), ``bidirectional``, ``time_distributed``.
 
 Inputs are batch-first sequences ``x: (N, T, D)``; the hidden width is ``H``; the cells
-(one time step each, and the halves of its backward) are in `jaxnn.layers.cells`.
+(one time step each, written twice: the textbook reference step and the fast step, and
+the halves of its backward) are in `jaxnn.layers.cells`.
 
 Forward (``apply``): a ``lax.scan`` over time of the cell's step.  Backward:
-backpropagation through time (BPTT) by hand, in three parts:
+backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
 
 1. the forward loop again, now stacking every step's states ``h_t`` (and ``c_t``) and gates;
    from them the local derivatives (the cell's ``slopes``) for all ``T`` steps at once;
@@ -29,7 +30,7 @@ from jax import lax
 
 from jaxnn import initializers
 from jaxnn.layers.base import Array, Layer, describe, split_key
-from jaxnn.layers.cells import CELLS, get_cell
+from jaxnn.layers.cells import CELLS, Cell, get_cell
 
 __all__ = ["CELLS", "bidirectional", "rnn", "time_distributed"]
 
@@ -50,6 +51,107 @@ def check_sequence(x: Array, W_x: Array, what: str = "rnn") -> None:
                          f"got inputs of shape (N, T, D)={tuple(x.shape)}")
 
 
+# ----------------------------------------------------------------------------- the time loops
+
+def input_projection(params: dict, x: Array) -> Array:
+    """xw_t = x_t W_x + b for all steps at once, time-major: (N, T, D) -> (T, N, G*H)."""
+    check_sequence(x, params["W_x"])
+    return jnp.einsum("ntd,dg->tng", x, params["W_x"]) + params["b"]
+
+
+def initial_state(cell: Cell, batch_size: int, hidden: int, dtype) -> tuple[Array, ...]:
+    """h_0 = 0 (and c_0 = 0): a tuple of ``cell.n_states`` arrays (N, H)."""
+    return (jnp.zeros((batch_size, hidden), dtype),) * cell.n_states
+
+
+def rnn_forward(cell: Cell, params: dict, x: Array, hidden: int, return_sequences: bool) -> Array:
+    """``state_t = cell.step(state_{t-1}, xw_t)`` for t = 1..T: h_T (N, H), or all h_t (N, T, H).
+
+    Its own lean loop, stacking only what is returned: `forward_for_bptt`'s stacks would
+    slow inference and jax.grad, and XLA cannot merge the two loops anyway.
+    """
+    xw = input_projection(params, x)
+
+    def body(state, xw_t):
+        state, _ = cell.step(params, state, xw_t)
+        return state, (state[0] if return_sequences else None)
+
+    last, hs = lax.scan(body, initial_state(cell, x.shape[0], hidden, xw.dtype), xw)
+    return jnp.swapaxes(hs, 0, 1) if return_sequences else last[0]
+
+
+def forward_for_bptt(cell: Cell, params: dict, x: Array, hidden: int):
+    """The time loop, keeping what the backward needs: ``xw: (T, N, G*H)``, the states
+    before each step and after it, ``(h_t, [c_t])`` each (T, N, H), and the extras."""
+    xw = input_projection(params, x)
+    first = initial_state(cell, x.shape[0], hidden, xw.dtype)
+
+    def body(state, xw_t):
+        state, extras = cell.step(params, state, xw_t)
+        return state, (state, extras)
+
+    _, (states, extras) = lax.scan(body, first, xw)
+    states_prev = tuple(jnp.concatenate([s0[None], s[:-1]]) for s0, s in zip(first, states))
+    return xw, states_prev, states, extras
+
+
+def reverse_time_loop(cell: Cell, params: dict, slopes, dh_out: Array, first_dstate,
+                      clip_grad_norm: float | None) -> tuple[Array, Array | None]:
+    """BPTT's sequential part, t = T..1, carrying ``dL/dstate_t`` (Werbos 1990):
+
+        dh_t = dh_out_t + dL/dh_t sent back by step t+1        (clipped per row if asked)
+        (dL/dstate_{t-1}, dxw_t, dhw_t) = cell.step_backward(slopes_t, (dh_t, [dc_t]))
+
+    slopes: the cell's, stacked over T; dh_out: (T, N, H), dL/dh_t from the layer's output.
+    Returns ``dxw: (T, N, G*H)`` and ``dhw`` (None when it is ``dxw`` itself).
+    """
+
+    def body(dstate, step_inputs):
+        slopes_t, dh_out_t = step_inputs
+        dh = dstate[0] + dh_out_t
+        if clip_grad_norm is not None:
+            dh = clip_rows(dh, clip_grad_norm)
+        dstate_prev, dxw_t, dhw_t = cell.step_backward(params, slopes_t, (dh, *dstate[1:]))
+        # tanh and LSTM: dhw_t is dxw_t itself; stack it once
+        return dstate_prev, (dxw_t, None if dhw_t is dxw_t else dhw_t)
+
+    _, (dxw, dhw) = lax.scan(body, first_dstate, (slopes, dh_out), reverse=True)
+    return dxw, dhw
+
+
+def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
+                 return_sequences: bool, clip_grad_norm: float | None):
+    """Backpropagation through time (Werbos 1990) by hand: ``(dparams, dx)``.
+
+        dh_t = dy_t + dL/dh_t from step t+1       (dy_t = 0 for t < T without return_sequences)
+        dxw_t, dhw_t, dL/dstate_{t-1} from the cell's step_backward, t = T..1
+        dW_x = sum_t x_t^T dxw_t      db = sum_{t, n} dxw_t      dx_t = dxw_t W_x^T
+        dW_h = sum_t h_{t-1}^T dhw_t  (and the cell's other recurrent params)
+
+    x: (N, T, D); dy: (N, T, H) with return_sequences, else (N, H); dx: (N, T, D).
+    """
+    check_sequence(x, params["W_x"])
+    N, T, _ = x.shape
+    expected = (N, T, hidden) if return_sequences else (N, hidden)
+    if dy.shape != expected:
+        raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
+                         f"got {tuple(dy.shape)}")
+    xw, states_prev, states, extras = forward_for_bptt(cell, params, x, hidden)
+    slopes = cell.slopes(states_prev, states, extras)  # all T steps at once
+    # dL/dh_t coming straight from the output, time-major (T, N, H)
+    if return_sequences:
+        dh_out = jnp.swapaxes(dy, 0, 1)
+    else:
+        dh_out = jnp.zeros_like(states[0]).at[-1].set(dy)
+    dxw, dhw = reverse_time_loop(cell, params, slopes, dh_out,
+                                 initial_state(cell, N, hidden, xw.dtype), clip_grad_norm)
+    grads = cell.recurrent_grads(states_prev[0], dxw if dhw is None else dhw)
+    grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
+    grads["b"] = dxw.sum((0, 1))
+    dx = jnp.einsum("tng,dg->ntd", dxw, params["W_x"])
+    return {k: grads[k] for k in params}, dx
+
+
 # ----------------------------------------------------------------------------- rnn
 
 def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
@@ -58,11 +160,11 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         recurrent_init: str | Callable = initializers.orthogonal()) -> Layer:
     """A recurrent layer: ``x: (N, T, D) -> h_T: (N, H)``, or all ``h_t: (N, T, H)``.
 
-    ``cell`` is ``"tanh"``, ``"lstm"`` or ``"gru"`` (see `CELLS`; equations in each step's
-    docstring), ``h_0 = 0`` (and ``c_0 = 0``).  ``W_x`` starts Glorot-uniform, ``W_h``
+    ``cell`` is ``"tanh"``, ``"lstm"`` or ``"gru"`` (see `CELLS`; equations in each cell's
+    reference step), ``h_0 = 0`` (and ``c_0 = 0``).  ``W_x`` starts Glorot-uniform, ``W_h``
     orthogonal, biases at 0 except the LSTM forget gate (1).
 
-    ``backward`` is BPTT by hand (module docstring).  With ``clip_grad_norm=c`` it rescales,
+    ``backward`` is BPTT by hand (`rnn_backward`).  With ``clip_grad_norm=c`` it rescales,
     at every step, each example's carried ``dL/dh_t`` (after adding that step's output
     gradient) to L2 norm at most ``c`` (Pascanu et al. 2013 clip the whole gradient; this is
     the per-step variant).  ``dL/dc`` is not clipped.  Clipping makes ``backward`` a
@@ -84,71 +186,13 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         params = cell_fns.init(key, D, hidden, kernel_init, recurrent_init)
         return ((T, hidden) if return_sequences else (hidden,)), params
 
-    def input_projection(params, x):
-        """xw_t = x_t W_x + b for all steps at once, time-major: (T, N, G*H)."""
-        check_sequence(x, params["W_x"])
-        return jnp.einsum("ntd,dg->tng", x, params["W_x"]) + params["b"]
-
-    def initial_state(batch_size, dtype):
-        """h_0 = 0 (and c_0 = 0): a tuple of ``n_states`` arrays (N, H)."""
-        return (jnp.zeros((batch_size, hidden), dtype),) * cell_fns.n_states
-
-    def run(params, x):
-        """The time loop, keeping what the backward needs: ``xw: (T, N, G*H)``, the states
-        before each step and after it, ``(h_t, [c_t])`` each (T, N, H), and the extras."""
-        xw = input_projection(params, x)
-        first = initial_state(x.shape[0], xw.dtype)
-
-        def body(state, xw_t):
-            state, extras = cell_fns.step(params, state, xw_t)
-            return state, (state, extras)
-
-        _, (states, extras) = lax.scan(body, first, xw)
-        states_prev = tuple(jnp.concatenate([s0[None], s[:-1]]) for s0, s in zip(first, states))
-        return xw, states_prev, states, extras
-
     def apply_fn(params, x, *, key=None, train=False):
-        # Its own lean loop, stacking only what is returned: `run`'s stacks would slow
-        # inference and jax.grad, and XLA cannot merge the two loops anyway.
-        xw = input_projection(params, x)
-
-        def body(state, xw_t):
-            state, _ = cell_fns.step(params, state, xw_t)
-            return state, (state[0] if return_sequences else None)
-
-        last, hs = lax.scan(body, initial_state(x.shape[0], xw.dtype), xw)
-        return jnp.swapaxes(hs, 0, 1) if return_sequences else last[0]
+        return rnn_forward(cell_fns, params, x, hidden, return_sequences)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
-        check_sequence(x, params["W_x"])
-        N, T, _ = x.shape
-        expected = (N, T, hidden) if return_sequences else (N, hidden)
-        if dy.shape != expected:
-            raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
-                             f"got {tuple(dy.shape)}")
-        xw, states_prev, states, extras = run(params, x)
-        slopes = cell_fns.slopes(states_prev, states, extras)  # all T steps at once
-        # dL/dh_t coming straight from the output, time-major (T, N, H)
-        if return_sequences:
-            dh_out = jnp.swapaxes(dy, 0, 1)
-        else:
-            dh_out = jnp.zeros_like(states[0]).at[-1].set(dy)
-
-        def body(dstate, step_inputs):
-            slopes_t, dh_out_t = step_inputs
-            dh = dstate[0] + dh_out_t
-            if clip_grad_norm is not None:
-                dh = clip_rows(dh, clip_grad_norm)
-            dstate_prev, dxw_t, dhw_t = cell_fns.step_backward(params, slopes_t, (dh, *dstate[1:]))
-            # tanh and LSTM: dhw_t is dxw_t itself; stack it once
-            return dstate_prev, (dxw_t, None if dhw_t is dxw_t else dhw_t)
-
-        _, (dxw, dhw) = lax.scan(body, initial_state(N, xw.dtype), (slopes, dh_out), reverse=True)
-        grads = cell_fns.recurrent_grads(states_prev[0], dxw if dhw is None else dhw)
-        grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
-        grads["b"] = dxw.sum((0, 1))
-        dx = jnp.einsum("tng,dg->ntd", dxw, params["W_x"])
-        return {k: grads[k] for k in params}, dx
+        """BPTT (Werbos 1990): dh_t = dy_t + dL/dh_t from step t+1, then the cell's
+        step_backward for t = T..1; dW = sums over t (formulas in `rnn_backward`)."""
+        return rnn_backward(cell_fns, params, x, dy, hidden, return_sequences, clip_grad_norm)
 
     return Layer(init_fn, apply_fn, backward_fn)
 
@@ -211,6 +255,12 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
         return merge_fn(y_f, align(y_b, x))
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """Each direction's own backward on its share of ``dy`` (Schuster & Paliwal 1997):
+
+            (dy_f, dy_b) = merge's adjoint of dy    concat: split by width; sum: (dy, dy);
+                                                    mean: (dy / 2, dy / 2)
+            dx = dx_f + reverse_t(dx_b)             (dx_b is w.r.t. the reversed input)
+        """
         k_f, k_b = split_key(key, 2)
         width_f = jax.eval_shape(
             lambda p, v: layer_fwd.apply(p, v, key=k_f, train=train), params["forward"], x
@@ -257,6 +307,9 @@ def time_distributed(layer: Layer) -> Layer:
         return unfold(layer.apply(params, fold(x), key=key, train=train), x)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """``dx_t = layer's dx at step t``; ``dparams = sum_t dparams_t``: a weight used at
+        every step gets the sum of the steps' gradients (Werbos 1990), here the sum over
+        the folded ``N*T`` batch axis that ``layer.backward`` already takes."""
         dparams, dx = layer.backward(params, fold(x), fold(dy), key=key, train=train)
         return dparams, unfold(dx, x)
 
