@@ -21,16 +21,17 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 from jax.scipy.special import erf
-
-Array = jax.Array
+from jax import Array
 
 
 class Activation(NamedTuple):
-    """``fn(z) -> a``; ``derivative(z) -> da/dz`` (elementwise, else None); ``vjp(z, da) -> dz``."""
+    """``fn(z) -> a``; ``derivative(z) -> da/dz`` (elementwise, else None); ``vjp(z, da) -> dz``;
+    ``kernel_init``: the name of the initializer matched to it (see `KERNEL_INIT`)."""
 
     fn: Callable[[Array], Array]
     derivative: Callable[[Array], Array] | None
     vjp: Callable[[Array, Array], Array]
+    kernel_init: str = "glorot_uniform"
 
 
 # --- elementwise activations and their derivatives -------------------------------------
@@ -186,8 +187,18 @@ def log_softmax_vjp(z: Array, da: Array) -> Array:
 
 # --- the registry ----------------------------------------------------------------------
 
-def _elementwise(fn, derivative) -> Activation:
-    return Activation(fn, derivative, lambda z, da: da * derivative(z))
+def _elementwise(fn, derivative, kernel_init: str) -> Activation:
+    return Activation(fn, derivative, lambda z, da: da * derivative(z), kernel_init)
+
+
+# The initializer that keeps the variance of activations through a layer (IIT Mandi,
+# "Xavier/He initialization"): He for the ReLU family, whose negative half is (nearly) zero
+# (He et al. 2015); LeCun for SELU, as its self-normalization assumes (Klambauer et al. 2017);
+# Glorot for the symmetric saturating ones and the identity (Glorot & Bengio 2010).
+KERNEL_INIT: dict[str, str] = {
+    **{name: "he_uniform" for name in ("relu", "leaky_relu", "elu", "gelu", "swish", "silu")},
+    "selu": "lecun_normal",
+}
 
 
 _REGISTRY: dict[str, tuple[Callable, Callable | None, Callable | None]] = {
@@ -228,9 +239,10 @@ def get(name: str, **hyperparameters) -> Activation:
         raise ValueError(f"activation {name!r} got unexpected hyper-parameters {sorted(unexpected)}; "
                          f"it accepts: {allowed}")
     fn, derivative, vjp = _REGISTRY[name]
+    kernel_init = KERNEL_INIT.get(name, "glorot_uniform")
     if hyperparameters:
         fn = functools.partial(fn, **hyperparameters)
         derivative = functools.partial(derivative, **hyperparameters)
     if derivative is None:
-        return Activation(fn, None, vjp)
-    return _elementwise(fn, derivative)
+        return Activation(fn, None, vjp, kernel_init)
+    return _elementwise(fn, derivative, kernel_init)

@@ -21,12 +21,11 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 import numpy as np
 
 from jaxnn import losses
 from jaxnn.layers import Layer
-
-Array = jax.Array
 
 
 def value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tuple[Array, Any]]:

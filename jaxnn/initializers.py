@@ -26,8 +26,8 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 
-Array = jax.Array
 Initializer = Callable[..., Array]
 
 

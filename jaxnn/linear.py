@@ -23,14 +23,13 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 
 from jaxnn import losses
 from jaxnn.optim.first_order import adam
 from jaxnn.optim.base import apply_updates
 from jaxnn.optim.schedules import cosine_decay
 from jaxnn.optim.solvers import MinimizeResult, minimize
-
-Array = jax.Array
 
 
 class LinearModel(NamedTuple):

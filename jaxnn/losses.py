@@ -20,13 +20,14 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 import numpy as np
 
 from jaxnn import metrics
 from jaxnn.activations import get as get_activation
 from jaxnn.activations import log_softmax, sigmoid, softmax
+from jaxnn.util import is_concrete, is_weight  # noqa: F401  (is_weight: losses.is_weight kept)
 
-Array = jax.Array
 
 PROBABILITY_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before the log
 
@@ -176,7 +177,7 @@ def _checked_target(name: str, scores: Array, target: Array) -> Array:
         if not jnp.issubdtype(target.dtype, jnp.integer):
             raise ValueError(f"{name}: labels of shape {target.shape} must be integers in [0, {n_classes}), "
                              f"got dtype {target.dtype}; pass one-hot targets of shape {scores.shape} for soft labels")
-        if not isinstance(target, jax.core.Tracer):  # concrete labels: check on the host
+        if is_concrete(target):  # concrete labels: check on the host
             check_labels(name, target, n_classes)
         return target
     raise ValueError(f"{name}: targets must be integer labels of shape {scores.shape[:-1]} or one-hot of shape "
@@ -193,7 +194,7 @@ def _as_one_hot(name: str, scores: Array, target: Array) -> Array:
         return target.astype(scores.dtype)
     n_classes = scores.shape[-1]
     one_hot = jax.nn.one_hot(target, n_classes, dtype=scores.dtype)
-    if isinstance(target, jax.core.Tracer):
+    if not is_concrete(target):
         in_range = (target >= 0) & (target < n_classes)
         one_hot = jnp.where(in_range[..., None], one_hot, jnp.nan)
     return one_hot
@@ -288,12 +289,6 @@ def get(loss: "str | Callable | Loss", **hyperparameters) -> Loss:
 
 
 # --- regularization --------------------------------------------------------------------
-
-def is_weight(leaf: Array) -> bool:
-    """Weights are the leaves with 2 or more axes (dense and conv kernels, embeddings);
-    biases, normalization scales and PReLU slopes (vectors) are not regularized."""
-    return jnp.ndim(leaf) >= 2
-
 
 def l2_penalty(params) -> Array:
     """``1/2 sum ||W||^2`` over the weights only (lecture 001: biases are not regularized)."""

@@ -20,27 +20,20 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 
-from jaxnn import initializers
+from jaxnn import activations, initializers
 from jaxnn.inspection import count_params, mlp_param_count, output_shape, summary  # noqa: F401  (re-exported)
 from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, flatten, gaussian_noise, max_pool,
                           reshape, rnn, serial, upsample)
 from jaxnn.layers import activation as activation_layer
 from jaxnn.layers import bidirectional as bidirectional_layer
 
-# He init keeps ReLU-family activations' variance (He et al. 2015), LeCun init is what
-# SELU's self-normalization assumes, Glorot suits the symmetric saturating ones.
-_HE_FAMILY = {"relu", "leaky_relu", "elu", "gelu", "swish", "silu"}
 _IDENTITY = ("identity", "linear")
 POOLS = {"max": max_pool, "avg": avg_pool}
 
 
 def default_kernel_init(activation_name: str):
-    """The initializer matched to an activation (lecture 001: Xavier for tanh, He for ReLU)."""
-    if activation_name in _HE_FAMILY:
-        return initializers.he_uniform
-    if activation_name == "selu":
-        return initializers.lecun_normal
-    return initializers.glorot_uniform
+    """The initializer matched to an activation (`activations.KERNEL_INIT`: He for ReLU, Xavier for tanh)."""
+    return initializers.get(activations.get(activation_name).kernel_init)
 
 
 def _positive_ints(values, what: str, allow_empty: bool = False) -> list[int]:
@@ -211,18 +204,20 @@ def rnn_regressor(hidden: int | Sequence[int], n_outputs: int = 1, cell: str = "
 def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
                 code_activation: str = "identity", output_activation: str = "identity",
                 noise_std: float = 0.0, kernel_init=None) -> Layer:  # decoder mirrors the encoder
-    """Dense autoencoder (lecture 000): ``serial(encoder, decoder)``; x: (N, D) -> x_hat: (N, D).
+    """Dense autoencoder (KAUST Academy, "Autoencoders"): ``serial(encoder, decoder)``;
+    x: (N, D) -> x_hat: (N, D).
 
-    ``encoder_sizes = (D, h_1, ..., h_L, code)`` *includes the input width* ``D``, so the
-    decoder's output width is known: ``autoencoder([64, 32, 2])`` is the encoder
-    64 -> 32 -> 2 and the mirrored decoder 2 -> 32 -> 64::
+    ``encoder_sizes = (h_1, ..., h_L, code)``, as `mlp`'s sizes: the input width ``D``
+    comes from ``init``'s ``in_shape``, and the decoder mirrors the encoder back to it.
+    ``autoencoder([32, 2]).init(key, (64,))`` is the encoder 64 -> 32 -> 2 and the decoder
+    2 -> 32 -> 64::
 
         encoder: [gaussian_noise(noise_std)], dense(h_1), act, ..., dense(code), [code_act]
         decoder: dense(h_L), act, ..., dense(h_1), act, dense(D), [output_act]
 
     The code layer is linear by default (``code_activation="identity"``) and so is the
     output (``output_activation="identity"``, for standardized data; ``"sigmoid"`` for data
-    in [0, 1]).  ``autoencoder([D, k])`` is a linear autoencoder, whose optimum spans the
+    in [0, 1]).  ``autoencoder([k])`` is a linear autoencoder, whose optimum spans the
     top-``k`` principal subspace (Baldi & Hornik 1989).
 
     Denoising (Vincent et al. 2008): ``noise_std > 0`` adds Gaussian noise to the input in
@@ -230,20 +225,31 @@ def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
     ``fit(model, params, "mse", opt, x, x, ...)``.
 
     Params are ``(encoder_params, decoder_params)``; `encode` and `decode` run the halves.
-    ``init`` raises ValueError unless ``in_shape == (D,)``.
     """
-    sizes = _positive_ints(encoder_sizes, "autoencoder: encoder_sizes (input width, hidden widths..., code width)")
-    if len(sizes) < 2:
-        raise ValueError(f"autoencoder: encoder_sizes must hold the input width and the code width at least, "
-                         f"e.g. [64, 32, 2], got {sizes!r}")
+    sizes = _positive_ints(encoder_sizes, "autoencoder: encoder_sizes (hidden widths..., code width)")
     init = kernel_init if kernel_init is not None else default_kernel_init(activation)
-    width, *hidden, code = sizes
+    *hidden, code = sizes
     noise = [gaussian_noise(noise_std)] if noise_std else []
     encoder = serial(*noise, *_dense_stack(hidden, activation, 0.0, init),
                      *_output_layers(code, code_activation, init))
-    decoder = serial(*_dense_stack(hidden[::-1], activation, 0.0, init),
-                     *_output_layers(width, output_activation, init))
-    return _expecting(serial(encoder, decoder), (width,), "autoencoder", "(N, D)")
+
+    def decoder(width: int) -> Layer:
+        return serial(*_dense_stack(hidden[::-1], activation, 0.0, init),
+                      *_output_layers(width, output_activation, init))
+
+    def model_for(x_shape) -> Layer:
+        if len(x_shape) < 1:
+            raise ValueError(f"autoencoder expects inputs (N, D), got in_shape {tuple(x_shape)}")
+        return serial(encoder, decoder(x_shape[-1]))
+
+    @describe("serial", (encoder, decoder(1)))  # children: the halves (decode rebuilds the decoder's width)
+    def init_fn(key, in_shape):
+        return model_for(in_shape).init(key, in_shape)
+
+    init_fn.decoder = decoder
+    return Layer(init_fn,
+                 lambda params, x, **kwargs: model_for(x.shape[1:]).apply(params, x, **kwargs),
+                 lambda params, x, dy, **kwargs: model_for(x.shape[1:]).backward(params, x, dy, **kwargs))
 
 
 def conv_autoencoder(image_shape: Sequence[int], features: Sequence[int] = (16, 8), *,
@@ -314,6 +320,8 @@ def decode(model: Layer, params, code) -> jax.Array:
     ``decode(model, params, encode(model, params, x)) == model.apply(params, x)``.
     """
     (_, decoder), (_, decoder_params) = _halves(model, params, "decode")
+    if hasattr(model.init, "decoder"):  # a dense autoencoder: its output width is the last bias's/kernel's
+        decoder = model.init.decoder(jax.tree_util.tree_leaves(decoder_params)[-1].shape[-1])
     return decoder.apply(decoder_params, code)
 
 

@@ -275,7 +275,7 @@ def test_bidirectional_regressor_hand_gradient_matches_autodiff(cell):
 # ============================================================================ autoencoders
 
 def test_autoencoder_mirrors_the_encoder():
-    model = models.autoencoder([10, 6, 4, 2], activation="tanh")
+    model = models.autoencoder([6, 4, 2], activation="tanh")
     encoder, decoder = model.children
     assert layer_names(encoder) == ["dense", "tanh", "dense", "tanh", "dense"]
     assert layer_names(decoder) == ["dense", "tanh", "dense", "tanh", "dense"]
@@ -283,12 +283,23 @@ def test_autoencoder_mirrors_the_encoder():
     assert out_shape == (10,)
     assert [p["W"].shape for p in enc if p] == [(10, 6), (6, 4), (4, 2)]
     assert [p["W"].shape for p in dec if p] == [(2, 4), (4, 6), (6, 10)]
-    model = models.autoencoder([10, 3], code_activation="tanh", output_activation="sigmoid", noise_std=0.1)
+    model = models.autoencoder([3], code_activation="tanh", output_activation="sigmoid", noise_std=0.1)
     assert [layer_names(c) for c in model.children] == [["gaussian_noise", "dense", "tanh"], ["dense", "sigmoid"]]
 
 
+def test_autoencoder_takes_its_input_width_from_init_like_mlp():
+    """``autoencoder(sizes)`` follows `mlp`: the sizes exclude the input width."""
+    model = models.autoencoder([16, 3])
+    for width in (20, 7):
+        out_shape, (enc, dec) = init(model, (width,))
+        assert out_shape == (width,)
+        assert [p["W"].shape for p in dec if p] == [(3, 16), (16, width)]
+        x = jnp.ones((2, width))
+        assert models.decode(model, (enc, dec), models.encode(model, (enc, dec), x)).shape == (2, width)
+
+
 def test_autoencoder_forward_equals_numpy():
-    model = models.autoencoder([5, 3, 2], activation="relu", output_activation="sigmoid")
+    model = models.autoencoder([3, 2], activation="relu", output_activation="sigmoid")
     _, params = init(model, (5,), seed=5)
     x = rng(14).standard_normal((4, 5))
     (w1, b1), (w2, b2) = [(np.asarray(p["W"]), np.asarray(p["b"])) for p in params[0] if p]
@@ -300,7 +311,7 @@ def test_autoencoder_forward_equals_numpy():
 
 
 @pytest.mark.parametrize("builder, in_shape, code_shape", [
-    (lambda: models.autoencoder([12, 7, 3], noise_std=0.2), (12,), (3,)),
+    (lambda: models.autoencoder([7, 3], noise_std=0.2), (12,), (3,)),
     (lambda: models.conv_autoencoder((8, 4, 2), (3, 5), noise_std=0.2), (8, 4, 2), (2, 1, 5)),
     (lambda: models.conv_autoencoder((4, 4, 1), (3,), flat=True), (16,), (2, 2, 3)),
 ])
@@ -326,7 +337,7 @@ def test_conv_autoencoder_structure():
 
 
 def test_denoising_noise_only_in_training_same_key_same_noise():
-    model = models.autoencoder([6, 4, 2], noise_std=0.5)
+    model = models.autoencoder([4, 2], noise_std=0.5)
     _, params = init(model, (6,))
     x = jnp.asarray(rng(16).standard_normal((5, 6)))
     clean = run(model, params, x)
@@ -345,7 +356,7 @@ def test_denoising_noise_only_in_training_same_key_same_noise():
 
 
 def test_autoencoder_hand_gradient_matches_autodiff():
-    model = models.autoencoder([6, 5, 2], activation="tanh", output_activation="sigmoid", noise_std=0.3)
+    model = models.autoencoder([5, 2], activation="tanh", output_activation="sigmoid", noise_std=0.3)
     _, params = init(model, (6,), seed=6)
     x = jnp.asarray(rng(17).uniform(size=(4, 6)))
     assert_hand_gradient_matches_autodiff(model, "mse", params, x, x)
@@ -362,7 +373,7 @@ def test_conv_autoencoder_hand_gradient_matches_autodiff():
 # ============================================================================ anomaly detection
 
 def test_anomaly_scores_equal_numpy():
-    model = models.autoencoder([6, 3, 2])
+    model = models.autoencoder([3, 2])
     _, params = init(model, (6,), seed=8)
     x = rng(19).standard_normal((7, 6))
     recon = np.asarray(run(model, params, jnp.asarray(x)))
@@ -394,7 +405,7 @@ def test_anomaly_threshold_is_the_quantile_of_clean_scores():
 @pytest.mark.parametrize("builder, in_shape", [
     (lambda: models.cnn((4, 8), 10, image_shape=(8, 8, 1)), (64,)),
     (lambda: models.rnn_classifier([4, 3], 5, cell="gru"), (9, 2)),
-    (lambda: models.autoencoder([64, 32, 2], noise_std=0.3), (64,)),
+    (lambda: models.autoencoder([32, 2], noise_std=0.3), (64,)),
     (lambda: models.conv_autoencoder((8, 8, 1), (4, 2), flat=True), (64,)),
 ])
 def test_summary_lists_every_layer_and_the_total(builder, in_shape):
@@ -418,8 +429,6 @@ def test_shape_errors_name_the_expected_layout():
     _, params = init(rnn, (5, 2))
     with pytest.raises(ValueError, match=r"\(N, T, D\)"):
         rnn.apply(params, jnp.zeros((5, 2)))
-    with pytest.raises(ValueError, match=r"\(N, D\) = \(N, 64\)"):
-        models.autoencoder([64, 2]).init(jax.random.key(0), (10,))
     with pytest.raises(ValueError, match=r"\(N, H, W, C\) = \(N, 8, 8, 1\)"):
         models.conv_autoencoder((8, 8, 1), (2,)).init(jax.random.key(0), (64,))
     with pytest.raises(ValueError, match=r"\(N, H\*W\*C\) = \(N, 64\)"):
@@ -441,9 +450,9 @@ def test_shape_errors_name_the_expected_layout():
     (lambda: models.rnn_classifier([], 3), "hidden"),
     (lambda: models.rnn_classifier(4, 3, cell="elman"), "unknown cell"),
     (lambda: models.rnn_regressor(4, -1), "n_outputs"),
-    (lambda: models.autoencoder([64]), "input width and the code width"),
+    (lambda: models.autoencoder([]), "encoder_sizes"),
     (lambda: models.autoencoder([64, 0]), "encoder_sizes"),
-    (lambda: models.autoencoder([64, 2], noise_std=-1.0), "std"),
+    (lambda: models.autoencoder([2], noise_std=-1.0), "std"),
     (lambda: models.conv_autoencoder((8, 8), (2,)), "image_shape"),
     (lambda: models.conv_autoencoder((6, 6, 1), (2, 2)), "divisible by"),
 ])

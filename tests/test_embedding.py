@@ -41,7 +41,7 @@ def test_init_shapes_and_default_std(key):
 
 
 def test_custom_init(key):
-    _, params = embedding(VOCAB, FEATURES, init=initializers.zeros).init(key, ())
+    _, params = embedding(VOCAB, FEATURES, embedding_init=initializers.zeros).init(key, ())
     np.testing.assert_array_equal(np.asarray(params["table"]), np.zeros((VOCAB, FEATURES)))
 
 

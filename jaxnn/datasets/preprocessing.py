@@ -14,9 +14,11 @@ from typing import Iterator, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 import numpy as np
 
-Array = jax.Array
+from jaxnn.util import is_concrete
+
 ArrayLike = jax.typing.ArrayLike
 
 
@@ -121,7 +123,7 @@ def one_hot(labels: ArrayLike, n_classes: int, dtype=None) -> Array:
         raise ValueError(f"labels must be integers; got dtype {labels.dtype}")
     if n_classes < 1:
         raise ValueError(f"n_classes must be >= 1; got {n_classes}")
-    if labels.size and not isinstance(labels, jax.core.Tracer):
+    if labels.size and is_concrete(labels):
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= n_classes:
             raise ValueError(f"labels must lie in [0, {n_classes - 1}] for n_classes="

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
+from jax import Array
 
-Array = jax.Array
 Shape = tuple[int, ...]
 Params = Any
 

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 import numpy as np
 
 from jaxnn import initializers
 from jaxnn.layers.base import Layer, describe
-
-Array = jax.Array
+from jaxnn.util import is_concrete
 
 
 def validate_ids(ids, vocab_size: int):
@@ -43,7 +43,7 @@ def validate_ids(ids, vocab_size: int):
     if not jnp.issubdtype(dtype, jnp.integer):
         raise ValueError(f"embedding expects integer ids, got dtype {dtype}; cast with ids.astype(jnp.int32) "
                          "if they are whole numbers")
-    if isinstance(ids, jax.core.Tracer) or np.size(ids) == 0:
+    if not is_concrete(ids) or np.size(ids) == 0:
         return ids
     values = np.asarray(ids)
     low, high = values.min(), values.max()
@@ -53,19 +53,19 @@ def validate_ids(ids, vocab_size: int):
     return ids
 
 
-def embedding(vocab_size: int, features: int, init=initializers.normal(1.0)) -> Layer:
+def embedding(vocab_size: int, features: int, *, embedding_init=initializers.normal(1.0)) -> Layer:
     """Lookup ``y = table[ids]``.  ids: (N,) or (N, T, ...) integers -> y: (N, [T, ...,] features).
 
-    Params ``{"table": (vocab_size, features)}``.  The default ``init`` is N(0, 1), as
+    Params ``{"table": (vocab_size, features)}``.  The default ``embedding_init`` is N(0, 1), as
     ``torch.nn.Embedding``; transformers often use N(0, 0.02^2) (GPT-2), and Flax uses
-    N(0, 1/features): pass ``init=initializers.normal(0.02)`` and so on.
+    N(0, 1/features): pass ``embedding_init=initializers.normal(0.02)`` and so on.
     Backward: ``dtable = scatter-add of dy rows at ids`` (``= one_hot(ids)^T dy``) and
     ``dx`` float0 zeros (see the module docstring, also for out-of-range ids).
     """
     for name, value in (("vocab_size", vocab_size), ("features", features)):
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"embedding: {name} must be a positive int, got {value!r}")
-    table_init = initializers.get(init)
+    table_init = initializers.get(embedding_init)
 
     @describe("embedding")
     def init_fn(key, in_shape):

@@ -24,10 +24,10 @@ from typing import Sequence
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 
 from jaxnn.layers.base import Layer, describe
 
-Array = jax.Array
 Axes = tuple[int, ...]
 
 

@@ -25,6 +25,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxnn.util import all_finite, is_weight
+
 GradientTransformation = optax.GradientTransformation
 EmptyState = optax.EmptyState
 PyTree = Any
@@ -168,7 +170,7 @@ def weights_only_mask(params: PyTree) -> PyTree:
     are decayed; biases (1-D) and scalars (0-D) are not, as in IIT Mandi's L2 penalty
     (``backprop.value_and_grad(..., l2=...)`` likewise leaves biases alone).
     """
-    return jax.tree.map(lambda p: jnp.ndim(p) >= 2, params)
+    return jax.tree.map(is_weight, params)
 
 
 def _full_mask(mask: Mask, params: PyTree) -> PyTree:
@@ -205,10 +207,6 @@ def add_decayed_weights(weight_decay: float = 0.0,
 
 # ---------------------------------------------------------------------------- wrappers
 
-def _tree_all_finite(tree: PyTree) -> jax.Array:
-    return jnp.all(jnp.array([jnp.all(jnp.isfinite(leaf)) for leaf in jax.tree.leaves(tree)]))
-
-
 def _tree_select(pred: jax.Array, on_true: PyTree, on_false: PyTree) -> PyTree:
     return jax.tree.map(lambda a, b: jnp.where(pred, a, b), on_true, on_false)
 
@@ -233,7 +231,7 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformation:
 
     def update(updates, state, params=None):
         new_updates, new_inner = inner.update(updates, state.inner_state, params)
-        finite = jnp.logical_and(_tree_all_finite(updates), _tree_all_finite(new_updates))
+        finite = jnp.logical_and(all_finite(updates), all_finite(new_updates))
         skipped = jnp.where(finite, state.skipped, increment(state.skipped))
         return (_tree_select(finite, new_updates, jax.tree.map(jnp.zeros_like, new_updates)),
                 SkipNonfiniteState(skipped=skipped,

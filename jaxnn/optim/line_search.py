@@ -35,8 +35,8 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 
-Array = jax.Array
 ValueAndGrad = Callable[[Array], tuple[Array, Array]]   # x (n,) -> (f (), grad f (n,))
 
 

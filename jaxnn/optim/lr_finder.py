@@ -29,9 +29,11 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 import optax
 
-Array = jax.Array
+from jaxnn.optim.base import apply_updates
+
 PyTree = Any
 Schedule = Callable[[Array], Array]
 
@@ -115,7 +117,7 @@ def _sweep(loss_fn, make_optimizer, num_steps: int, batch_size: int, params, x, 
         best = jnp.where(recorded, jnp.minimum(carry.best, smoothed), carry.best)
         stopped = carry.stopped | (smoothed > diverge_factor * best) | ~jnp.isfinite(smoothed)
         updates, opt_state = optimizer.update(grads, carry.opt_state, carry.params)
-        new_params = optax.apply_updates(carry.params, updates)
+        new_params = apply_updates(carry.params, updates)
         keep = lambda new, old: jnp.where(stopped, old, new)  # noqa: E731  freeze once stopped
         carry = _Carry(jax.tree.map(keep, new_params, carry.params),
                        jax.tree.map(keep, opt_state, carry.opt_state),

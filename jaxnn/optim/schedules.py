@@ -19,17 +19,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn.optim.base import Schedule, check_nonnegative
+from jaxnn.util import check_positive_int
 
 
 def _as_float(step: jax.Array | int) -> jax.Array:
     """The step in the default float dtype: int32 / int would otherwise give float32
     even under ``jax_enable_x64``."""
     return jnp.asarray(step, dtype=jnp.result_type(float))
-
-
-def _check_positive_int(name: str, value: int) -> None:
-    if not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive int, got {name}={value!r}")
 
 
 def constant(value: float) -> Schedule:
@@ -45,7 +41,7 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
     for ``t > transition_begin``, else ``init_value``; ``staircase`` floors the exponent;
     ``end_value`` bounds the decay.  = ``optax.exponential_decay``."""
     check_nonnegative("init_value", init_value)
-    _check_positive_int("transition_steps", transition_steps)
+    check_positive_int("transition_steps", transition_steps)
     if not decay_rate > 0:
         raise ValueError(f"decay_rate must be > 0, got decay_rate={decay_rate!r}")
     check_nonnegative("transition_begin", transition_begin)
@@ -69,7 +65,7 @@ def step_decay(init_value: float, drop_every: int, factor: float = 0.1) -> Sched
     ``optax.exponential_decay(init_value, drop_every, factor, staircase=True)``.
     """
     check_nonnegative("init_value", init_value)
-    _check_positive_int("drop_every", drop_every)
+    check_positive_int("drop_every", drop_every)
     if not 0 < factor <= 1:
         raise ValueError(f"factor must be in (0, 1], got factor={factor!r}")
     return lambda step: init_value * jnp.power(factor, jnp.floor_divide(step, drop_every))
@@ -85,7 +81,7 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0,
     = ``optax.cosine_decay_schedule``.
     """
     check_nonnegative("init_value", init_value)
-    _check_positive_int("decay_steps", decay_steps)
+    check_positive_int("decay_steps", decay_steps)
 
     def schedule(step):
         progress = jnp.minimum(_as_float(step), decay_steps) / decay_steps
@@ -132,7 +128,7 @@ def one_cycle(transition_steps: int, peak_value: float, pct_start: float = 0.3,
     ``peak_value / (div_factor * final_div_factor)`` at ``transition_steps``, then flat.
     = ``optax.cosine_onecycle_schedule``.
     """
-    _check_positive_int("transition_steps", transition_steps)
+    check_positive_int("transition_steps", transition_steps)
     check_nonnegative("peak_value", peak_value)
     if not 0 <= pct_start < 1:
         raise ValueError(f"pct_start must be in [0, 1), got pct_start={pct_start!r}")
@@ -209,7 +205,7 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, min_delta: float 
     """
     if not 0 < factor < 1:
         raise ValueError(f"factor must be in (0, 1), got factor={factor!r}")
-    _check_positive_int("patience", patience)
+    check_positive_int("patience", patience)
     check_nonnegative("min_delta", min_delta)
     check_nonnegative("cooldown", cooldown)
     check_nonnegative("min_scale", min_scale)

@@ -42,11 +42,11 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax import Array
 from jax.flatten_util import ravel_pytree
 
 from jaxnn.optim.line_search import LineSearchResult, backtracking, strong_wolfe
 
-Array = jax.Array
 PyTree = Any
 
 METHODS = ("gd", "newton", "lbfgs", "cg")
