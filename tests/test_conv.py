@@ -12,7 +12,8 @@ from jax import lax
 from checks import (assert_backward_matches_vjp, assert_backward_matches_vjp_jit, build,
                     gaussian)
 from jaxnn import initializers
-from jaxnn.layers.conv import conv1d, conv2d, output_size, resolve_padding
+from jaxnn.layers.conv import conv1d, conv2d
+from jaxnn.layers.window import effective_size, output_size, resolve_padding, window_geometry
 
 
 def expected_size(n, k, s, pad, d):
@@ -205,6 +206,21 @@ def test_padding_and_output_size_match_xla():
                     assert pad == tuple(lax.padtype_to_pads((n,), (k,), (s,), mode)[0])
                     assert output_size(n, k, s, pad) == expected_size(n, k, s, mode, 1)
 
+
+
+def test_window_geometry_with_dilation_matches_closed_form():
+    """out = floor((n + lo + hi - d (k - 1) - 1) / s) + 1 on the dilated window k_eff."""
+    for n in range(1, 9):
+        for k in range(1, 5):
+            for s in range(1, 4):
+                for d in range(1, 4):
+                    for padding in ("SAME", "VALID", ((1, 2),)):
+                        k_eff = effective_size(k, d)
+                        if k_eff > n + (3 if padding == ((1, 2),) else 0) and padding != "SAME":
+                            continue
+                        (pad,), (out,) = window_geometry("test", (n,), (k_eff,), (s,), padding)
+                        mode = padding if isinstance(padding, str) else pad
+                        assert out == expected_size(n, k, s, mode, d)
 
 def test_init_shapes():
     for case in CONV2D_CASES:

@@ -22,121 +22,21 @@ derived in `conv_input_grad` and `conv_kernel_grad`, following Dumoulin & Visin,
 "A guide to convolution arithmetic for deep learning" (2016): section 2 (padding and
 strides), section 4 (transposed convolution), section 5.1 (dilation).
 
-The window arithmetic helpers here (`as_tuple`, `resolve_padding`, `output_size`) are
-shared with the pooling layers.
+The window arithmetic (padding, output sizes ``o = floor((n + lo + hi - d(k-1) - 1) / s) + 1``)
+is in `jaxnn.layers.window`, shared with the pooling and upsampling layers.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, Shape, describe
-
-Padding = Union[str, int, Sequence[tuple[int, int]]]
-Pads = tuple[tuple[int, int], ...]
-
-#: user-facing names of the spatial axes, per number of spatial axes (error messages).
-SPATIAL_AXES = {1: ("L",), 2: ("H", "W")}
-
-
-# ----------------------------------------------------------------------------------------
-# Window arithmetic (shared with pool.py)
-# ----------------------------------------------------------------------------------------
-def is_non_negative_int(value) -> bool:
-    """True for Python/NumPy ints >= 0 (not bools, not floats)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
-
-
-def as_tuple(value: int | Sequence[int], n: int, what: str) -> tuple[int, ...]:
-    """``value`` as an ``n``-tuple of positive ints: ``3 -> (3, 3)``, ``(3, 2) -> (3, 2)``."""
-    values = list(value) if isinstance(value, (tuple, list)) else [value] * n
-    if len(values) == n and all(is_non_negative_int(v) and v >= 1 for v in values):
-        return tuple(int(v) for v in values)
-    raise ValueError(f"{what} must be a positive int or a sequence of {n} positive ints, "
-                     f"got {value!r}")
-
-
-def effective_size(kernel_size: int, dilation: int) -> int:
-    """Extent of a dilated window: ``k_eff = d (k - 1) + 1`` (Dumoulin & Visin, sec. 5.1)."""
-    return dilation * (kernel_size - 1) + 1
-
-
-def same_padding(in_size: int, window: int, stride: int) -> tuple[int, int]:
-    """XLA/TensorFlow "SAME" padding of one axis: the output has ``ceil(n / s)`` positions.
-
-    The total padding is ``max((o - 1) s + k_eff - n, 0)``; the odd extra row goes at the
-    end (``lo = total // 2``), as in ``lax.padtype_to_pads``.  ``window`` is ``k_eff``.
-    """
-    out = -(-in_size // stride)
-    total = max((out - 1) * stride + window - in_size, 0)
-    return total // 2, total - total // 2
-
-
-def resolve_padding(padding: Padding, in_sizes: Sequence[int], windows: Sequence[int],
-                    strides: Sequence[int], what: str) -> Pads:
-    """Explicit ``((lo, hi), ...)`` zero padding, one pair per spatial axis.
-
-    ``padding`` is ``"SAME"``, ``"VALID"`` (no padding), an int ``p`` (``(p, p)`` on every
-    axis) or one ``(lo, hi)`` pair of non-negative ints per axis.  ``windows`` are the
-    effective (dilated) window sizes.
-    """
-    n = len(in_sizes)
-    if isinstance(padding, str):
-        mode = padding.upper()
-        if mode == "VALID":
-            return ((0, 0),) * n
-        if mode == "SAME":
-            return tuple(same_padding(i, k, s) for i, k, s in zip(in_sizes, windows, strides))
-    elif is_non_negative_int(padding):
-        return ((int(padding), int(padding)),) * n
-    elif isinstance(padding, (tuple, list)) and len(padding) == n and all(
-            isinstance(pair, (tuple, list)) and len(pair) == 2
-            and all(map(is_non_negative_int, pair)) for pair in padding):
-        return tuple((int(lo), int(hi)) for lo, hi in padding)
-    raise ValueError(f"{what}: padding must be 'SAME', 'VALID', a non-negative int or "
-                     f"{n} (lo, hi) pairs of non-negative ints, got {padding!r}")
-
-
-def output_size(in_size: int, window: int, stride: int, pad: tuple[int, int]) -> int:
-    """Number of window positions: ``o = floor((n + lo + hi - k_eff) / s) + 1``.
-
-    (Dumoulin & Visin, sec. 2.4, with dilation folded into ``k_eff``.)  For "SAME"
-    padding this equals ``ceil(n / s)``, for "VALID" ``floor((n - k_eff) / s) + 1``.
-    The last ``(n + lo + hi - k_eff) mod s`` padded rows are never reached by a window.
-    """
-    return (in_size + pad[0] + pad[1] - window) // stride + 1
-
-
-def window_output_shape(name: str, in_sizes: Sequence[int], windows: Sequence[int],
-                        strides: Sequence[int], pads: Pads) -> tuple[int, ...]:
-    """Spatial output sizes, or ValueError when a window does not fit the padded input."""
-    for axis, (n, k, p) in enumerate(zip(in_sizes, windows, pads)):
-        if n + p[0] + p[1] < k:
-            raise ValueError(f"{name}: window of (effective) size {k} on spatial axis {axis} "
-                             f"is larger than the padded input size {n} + {p[0]} + {p[1]}; "
-                             f"use padding='SAME' or a smaller window")
-    return tuple(output_size(n, k, s, p) for n, k, s, p in zip(in_sizes, windows, strides, pads))
-
-
-def check_input(name: str, shape: Shape, spatial_dims: int, channels: int | None,
-                batched: bool) -> None:
-    """ValueError naming the expected channels-last layout when ``shape`` does not fit it."""
-    axes = ("N",) * int(batched) + SPATIAL_AXES[spatial_dims] + ("C",)
-    shape = tuple(shape)
-    sizes = shape[int(batched):]   # an empty batch is fine; empty spatial or channel axes are not
-    ok = len(shape) == len(axes) and all(map(is_non_negative_int, shape)) and min(sizes) >= 1
-    if ok and channels is not None:
-        ok = shape[-1] == channels
-    if not ok:
-        what = "input" if batched else "in_shape (without the batch axis)"
-        want = f" with C={channels}" if channels is not None else ""
-        raise ValueError(f"{name} expects {''.join(axes)} {what} ({', '.join(axes)}){want}, "
-                         f"got shape {shape}")
+from jaxnn.layers.base import Array, Layer, describe
+from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, effective_size,
+                                 resolve_padding, window_geometry)
 
 
 # ----------------------------------------------------------------------------------------
@@ -161,6 +61,11 @@ def conv_forward(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
 def conv_input_grad(dy: Array, kernel: Array, in_sizes: Sequence[int], strides: Sequence[int],
                     pads: Pads, dilation: Sequence[int]) -> Array:
     """``dL/dx``: the transposed convolution of ``dy`` with the flipped kernel.
+
+    The backward of a convolution is a convolution: ``dy`` dilated by the stride, padded,
+    and convolved with the kernel flipped in space and with its in/out channels swapped
+    (Dumoulin & Visin 2016, sec. 4 "Transposed convolution arithmetic"; CS231n
+    "Convolutional Networks").
 
     dy: (N, *out_spatial, O), kernel: (*window, I, O) -> dx: (N, *in_spatial, I).
 
@@ -199,6 +104,10 @@ def conv_input_grad(dy: Array, kernel: Array, in_sizes: Sequence[int], strides: 
 def conv_kernel_grad(x: Array, dy: Array, kernel_sizes: Sequence[int], strides: Sequence[int],
                      pads: Pads, dilation: Sequence[int]) -> Array:
     """``dL/dW[k, ci, co] = sum_{n, o} xp[n, o*s + k*d, ci] dy[n, o, co]``.
+
+    The correlation of the padded input with the output gradient (CS231n assignment 2,
+    ``conv_backward_naive``), itself one convolution whose output size follows Dumoulin &
+    Visin (2016), sec. 2.4 and 5.1, with the roles of stride and dilation swapped.
 
     x: (N, *in_spatial, I), dy: (N, *out_spatial, O) -> dW: (*window, I, O).
 
@@ -246,15 +155,11 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
     windows = tuple(effective_size(k, d) for k, d in zip(kernel_sizes, dilations))
     resolve_padding(padding, (1,) * spatial_dims, windows, strides, name)  # validate early
 
-    def geometry(in_sizes):
-        pads = resolve_padding(padding, in_sizes, windows, strides, name)
-        return pads, window_output_shape(name, in_sizes, windows, strides, pads)
-
     @describe(name)
     def init_fn(key, in_shape):
         check_input(name, in_shape, spatial_dims, None, batched=False)
         *in_sizes, in_channels = in_shape
-        _, out_sizes = geometry(in_sizes)
+        _, out_sizes = window_geometry(name, in_sizes, windows, strides, padding)
         kernel_key, bias_key = jax.random.split(key)
         params = {"W": kernel_init(kernel_key, (*kernel_sizes, in_channels, features))}
         if use_bias:
@@ -263,7 +168,7 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
 
     def checked_geometry(params, x):
         check_input(name, x.shape, spatial_dims, params["W"].shape[-2], batched=True)
-        return geometry(x.shape[1:-1])[0]
+        return window_geometry(name, x.shape[1:-1], windows, strides, padding)[0]
 
     def apply_fn(params, x, *, key=None, train=False):
         pads = checked_geometry(params, x)
@@ -271,6 +176,14 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
         return y + params["b"] if use_bias else y
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """The three sums of the module docstring, each one convolution (CS231n
+        "Convolutional Networks"; Dumoulin & Visin 2016, sec. 4 and 5.1):
+
+            dL/db = sum_{n, o} dy[n, o]
+            dL/dW = the correlation of the padded input with dy          (`conv_kernel_grad`)
+            dL/dx = dy dilated by the stride, convolved with the flipped kernel
+                    (the transposed convolution, `conv_input_grad`)
+        """
         pads = checked_geometry(params, x)
         grads = {"W": conv_kernel_grad(x, dy, kernel_sizes, strides, pads, dilations)}
         if use_bias:

@@ -18,8 +18,9 @@ accumulate, and the padding's gradient is cropped away::
 Ties in max pooling: JAX differentiates ``reduce_window`` max through
 ``select_and_scatter_add`` with ``select = (>=)``, which keeps the first maximal element in
 row-major window order and sends it the whole gradient; we do the same (only the first
-tie gets ``dy``, the others 0).  The window arithmetic (`resolve_padding`, output sizes)
-is shared with `jaxnn.layers.conv`.
+tie gets ``dy``, the others 0).  The window arithmetic (padding, output sizes
+``o = floor((n + lo + hi - k) / s) + 1``, Dumoulin & Visin 2016, sec. 3) is in
+`jaxnn.layers.window`, shared with `jaxnn.layers.conv`.
 """
 from __future__ import annotations
 
@@ -31,12 +32,12 @@ import numpy as np
 from jax import lax
 
 from jaxnn.layers.base import Array, Layer, describe
-from jaxnn.layers.conv import (Padding, Pads, as_tuple, check_input, resolve_padding,
-                               window_output_shape)
+from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, resolve_padding,
+                                 window_counts, window_geometry)
 
 
 # ----------------------------------------------------------------------------------------
-# Window geometry and the two adjoint helpers
+# The two adjoint helpers, padding, and the pools' shared plumbing
 # ----------------------------------------------------------------------------------------
 def window_offset_slice(xp: Array, offset: Sequence[int], strides: Sequence[int],
                         out_sizes: Sequence[int]) -> Array:
@@ -75,26 +76,10 @@ def pad_input(x: Array, pads: Pads, value: float) -> Array:
     return jnp.pad(x, ((0, 0), *pads, (0, 0)), constant_values=value)
 
 
-def window_counts(in_sizes: Sequence[int], windows: Sequence[int], strides: Sequence[int],
-                  pads: Pads, out_sizes: Sequence[int]) -> np.ndarray:
-    """Number of real (non-padding) inputs in each window: (H', W').
-
-    Per axis, window ``o`` covers padded positions ``[o s, o s + k)``, the real ones are
-    ``[lo, lo + n)``; the 2-D count is the outer product of the per-axis counts.
-    """
-    per_axis = []
-    for n, k, s, (lo, _), o in zip(in_sizes, windows, strides, pads, out_sizes):
-        starts = np.arange(o) * s
-        per_axis.append(np.minimum(starts + k, lo + n) - np.maximum(starts, lo))
-    return np.multiply.outer(*per_axis)
-
-
 def pool_geometry(name: str, x_shape, windows, strides, padding) -> tuple[Pads, tuple[int, ...]]:
     """Validated ``(pads, out_sizes)`` of a 2-D pool on an (N, H, W, C) input."""
     check_input(name, x_shape, 2, None, batched=True)
-    in_sizes = x_shape[1:-1]
-    pads = resolve_padding(padding, in_sizes, windows, strides, name)
-    return pads, window_output_shape(name, in_sizes, windows, strides, pads)
+    return window_geometry(name, x_shape[1:-1], windows, strides, padding)
 
 
 def pool_arguments(name: str, window, stride, padding):
@@ -142,6 +127,12 @@ def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = N
         return forward(x, pads)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """Route each gradient to its window's argmax (CS231n "Convolutional Networks",
+        pooling layer; the first maximum in row-major order, like JAX's own VJP):
+
+            dxp[o*s + k] += dy[o]   for k the first offset with xp[o*s + k] == y[o]
+            dx = dxp without its padding
+        """
         pads, out_sizes = pool_geometry("max_pool", x.shape, windows, strides, padding)
         y = forward(x, pads)
         xp = pad_input(x, pads, -jnp.inf)
@@ -187,6 +178,12 @@ def avg_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = N
         return sums / divisor(x, pads, out_sizes)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """Spread each gradient evenly over its window (CS231n "Convolutional Networks",
+        pooling layer; the mean's derivative is 1 / count for each of its inputs):
+
+            dxp[o*s + k] += dy[o] / count[o]   for every offset k of window o
+            dx = dxp without its padding       (count = kh * kw with count_include_pad)
+        """
         pads, out_sizes = pool_geometry("avg_pool", x.shape, windows, strides, padding)
         share = dy / divisor(x, pads, out_sizes)
         padded_sizes = [n + lo + hi for n, (lo, hi) in zip(x.shape[1:-1], pads)]
@@ -213,6 +210,8 @@ def global_avg_pool() -> Layer:
         return x.mean(axis=(1, 2))
 
     def backward_fn(params, x, dy, *, key=None, train=False):
+        """``dx[n, h, w, c] = dy[n, c] / HW``: `avg_pool`'s backward with one window
+        covering the whole image (Lin, Chen & Yan 2014, "Network In Network")."""
         check_input("global_avg_pool", x.shape, 2, None, batched=True)
         _, height, width, _ = x.shape
         return (), jnp.broadcast_to(dy[:, None, None, :] / (height * width), x.shape)

@@ -19,7 +19,7 @@ from typing import Sequence
 import jax.numpy as jnp
 
 from jaxnn.layers.base import Layer, describe
-from jaxnn.layers.conv import as_tuple, check_input
+from jaxnn.layers.window import as_tuple, check_input
 
 
 def upsample(factor: int | Sequence[int] = 2) -> Layer:
@@ -45,6 +45,11 @@ def upsample(factor: int | Sequence[int] = 2) -> Layer:
         return blocks.reshape(n, height * s_h, width * s_w, channels)
 
     def backward_fn(params, x, dy, **_):
+        """The adjoint of copying each pixel into an ``s_h x s_w`` block (Odena, Dumoulin &
+        Olah 2016): each input pixel receives the sum of its block's gradients,
+
+            dx[n, a, b, c] = sum_{p < s_h, q < s_w} dy[n, a s_h + p, b s_w + q, c]
+        """
         check_input("upsample", x.shape, 2, None, batched=True)
         n, height, width, channels = x.shape
         expected = (n, height * s_h, width * s_w, channels)
