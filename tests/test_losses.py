@@ -429,3 +429,21 @@ def test_traced_out_of_range_labels_give_nan_loss(name):
         g = np.asarray(grad(pred, jnp.array(bad)))  # the hand path's delta: NaN in the bad row only
         assert np.all(np.isnan(g[[i for i, label in enumerate(bad) if not 0 <= label < 3]]))
         assert np.all(np.isfinite(g[[i for i, label in enumerate(bad) if 0 <= label < 3]]))
+
+
+def test_heads_shape_targets_and_outputs_for_their_task():
+    regression, multi, binary, multiclass = (losses.head(t) for t in
+                                             ("regression", "multi_output_regression", "binary", "multiclass"))
+    assert [h.output_width(10) for h in (regression, binary, multiclass)] == [1, 1, 10]
+    labels = np.array([0, 2, 1])
+    np.testing.assert_array_equal(np.asarray(multiclass.targets(labels)), labels)
+    assert binary.targets(np.array([0, 1, 1])).shape == (3, 1)
+    assert regression.targets(np.array([0.5, 1.5])).shape == (2, 1)
+    assert multi.targets(np.ones((2, 3))).shape == (2, 3)
+    assert losses.head_for_dataset("regression", None) is regression
+    assert losses.head_for_dataset("classification", 2) is binary
+    assert losses.head_for_dataset("classification", 10) is multiclass
+    assert losses.head_of("softmax_cross_entropy") == (multiclass, False)
+    assert losses.head_of(losses.cross_entropy) == (multiclass, True)
+    assert losses.head_of(losses.get("huber", delta=2.0)) == (multi, False)
+    assert losses.head_of("gaussian_nll") is None
