@@ -1,11 +1,11 @@
 """Losses ``loss(pred, target) -> scalar``, their hand gradients, and task heads.
 
-Reductions (DESIGN.md): ``mse``, ``mae``, ``huber``, ``binary_cross_entropy``,
+Reductions: ``mse``, ``mae``, ``huber``, ``binary_cross_entropy``,
 ``sigmoid_binary_cross_entropy`` and ``gaussian_nll`` average over *all* elements (the
 PyTorch/Keras convention); ``cross_entropy`` and ``softmax_cross_entropy`` average over
 the batch (each example's loss sums over classes); ``sum_of_squares`` is the lectures'
 regression loss ``E = 1/2 sum_n ||y_n - t_n||^2``, a sum over everything, whose
-gradient is the output delta ``y - t`` (lecture 001).
+gradient is the output delta ``y - t`` (IIT Mandi, "Recall: Error (Loss) Function").
 
 Each loss has its gradient with respect to the predictions written by hand next to it,
 ``<name>_grad(pred, target)``; the fused ones are the lectures' collapsed deltas:
@@ -88,7 +88,7 @@ def sum_of_squares(pred: Array, target: Array) -> Array:
 
 
 def sum_of_squares_grad(pred: Array, target: Array) -> Array:
-    """The output delta ``y - t`` (lecture 001)."""
+    """The output delta ``y - t`` (IIT Mandi, "Output-layer delta: examples")."""
     return pred - target
 
 
@@ -106,7 +106,7 @@ def gaussian_nll(pred: Array, target: Array, full: bool = False) -> Array:
     loss ``mean(1/2 (log sigma^2 + (t - mu)^2 / sigma^2))`` over the D-sized elements,
     plus ``1/2 log(2 pi)`` when ``full`` (PyTorch's GaussianNLLLoss convention).
     Predicting the log-variance keeps sigma^2 > 0 with no constraint (aleatoric
-    uncertainty, lecture 004).
+    uncertainty: Liverpool, "Limitations of neural networks: data").
     """
     mean, log_var = _split_mean_log_variance(pred)
     _check_same_shape("gaussian_nll (mean head)", mean, target)
@@ -239,7 +239,7 @@ def softmax_cross_entropy(logits: Array, target: Array) -> Array:
 
 
 def softmax_cross_entropy_grad(logits: Array, target: Array) -> Array:
-    """The fused delta ``(softmax(z) - t) / N`` (lecture 001: softmax + CE gives y - t).
+    """The fused delta ``(softmax(z) - t) / N`` (IIT Mandi, "Softmax+Cross-Entropy: derivation": y - t).
 
     For soft targets that do not sum to one it is ``(softmax(z) sum_k t_k - t) / N``.
     """
@@ -291,7 +291,7 @@ def get(loss: "str | Callable | Loss", **hyperparameters) -> Loss:
 # --- regularization --------------------------------------------------------------------
 
 def l2_penalty(params) -> Array:
-    """``1/2 sum ||W||^2`` over the weights only (lecture 001: biases are not regularized)."""
+    """``1/2 sum ||W||^2`` over the weights only (IIT Mandi, "Add L2 regularization (weight decay)": biases are not regularized)."""
     squares = [jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(params) if is_weight(leaf)]
     return 0.5 * sum(squares) if squares else jnp.zeros(())
 

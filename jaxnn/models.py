@@ -1,7 +1,7 @@
 """Model builders and inspection.
 
 Builders (each returns a `Layer`, usually a `serial`, so everything that takes a layer
-takes a model, and its params are a plain pytree), after lecture 000's architectures:
+takes a model, and its params are a plain pytree), after KAUST Academy's architectures ("MLP", "CNN", "RNN", "Autoencoders"):
 
 * `mlp`: fully connected network for tabular data;
 * `cnn`: conv-activation-pool blocks then a dense head, for images;
@@ -329,7 +329,7 @@ def anomaly_scores(model: Layer, params, x) -> jax.Array:
     """Per-example reconstruction error ``s_n = mean_j (x_hat_nj - x_nj)^2``: (N, ...) -> (N,).
 
     An autoencoder trained on normal data reconstructs normal inputs well and unusual ones
-    badly, so a high score flags an anomaly (lecture 000; Sakurada & Yairi 2014).  The
+    badly, so a high score flags an anomaly (KAUST Academy, "Autoencoders": anomaly detection; Sakurada & Yairi 2014).  The
     mean runs over all non-batch axes (the features, or H, W, C of images).
     """
     reconstruction = model.apply(params, x)

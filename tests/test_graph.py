@@ -20,7 +20,7 @@ RTOL = 1e-12
 
 
 def lecture_example() -> tuple[Value, Value, Value, Value, Value]:
-    """Lecture 002: f(x, y, z) = (x + y) z at x = 1, y = -3, z = 4."""
+    """UMT Lahore, "Computational Graphs": f(x, y, z) = (x + y) z at x = 1, y = -3, z = 4."""
     x, y, z = Value(1.0, "x"), Value(-3.0, "y"), Value(4.0, "z")
     q = x + y
     q.label = "q"
@@ -171,8 +171,8 @@ def test_shared_subexpression_diamond_matches_jax():
 
 # ---- networks built from Values ------------------------------------------------------------
 
-def test_one_neuron_lecture_001_worked_example():
-    """Lecture 001, worked scalar example: z1 = w1 x + b1, a1 = tanh(z1), s = w2 a1 + b2,
+def test_one_neuron_worked_example():
+    """IIT Mandi, "Worked scalar example (1 hidden neuron)": z1 = w1 x + b1, a1 = tanh(z1), s = w2 a1 + b2,
     y = sigmoid(s), L = (y - t)^2 / 2; against the hand formulas and jax.grad."""
     x, t = 0.8, 0.3
     w1, b1, w2, b2 = 0.5, -0.2, -1.1, 0.4

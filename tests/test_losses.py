@@ -196,7 +196,7 @@ def test_hand_gradient_equals_jax_grad(case, batch):
 
 
 def test_fused_deltas_in_closed_form():
-    """Lecture 001: softmax + CE gives (y - t) per example; here averaged: (softmax(z) - t)/N."""
+    """IIT Mandi, "Softmax+Cross-Entropy: derivation": softmax + CE gives (y - t) per example; here averaged: (softmax(z) - t)/N."""
     e = np.exp(PRED - PRED.max(1, keepdims=True))
     softmax = e / e.sum(1, keepdims=True)
     close(losses.softmax_cross_entropy_grad(jnp.asarray(PRED), jnp.asarray(LABELS)), (softmax - ONE_HOT) / N)

@@ -134,7 +134,7 @@ def test_gd_iterates_follow_closed_form():
 
 
 def test_gd_stops_when_decrease_below_f_tol():
-    """Lecture 004: declare convergence when the loss decreases by less than 1e-3."""
+    """Liverpool, "Gradient descent: remarks": declare convergence when the loss decreases by less than 1e-3."""
     a, b, _ = random_spd(5, 0.05, 2.0, seed=3)
     result = minimize(quadratic, jnp.zeros(5), "gd", args=(a, b), learning_rate=0.4,
                       tol=1e-12, f_tol=1e-3, max_iter=500)
