@@ -31,7 +31,8 @@ def jaxnn_accuracy(dataset, seed: int, grad: str = "autodiff") -> float:
     optimizer = optim.adam(optim.cosine_decay(LEARNING_RATE, total_steps))
     params, _ = train.fit(model, params, "softmax_cross_entropy", optimizer, *dataset.train,
                           epochs=EPOCHS, batch_size=BATCH_SIZE, key=fit_key, l2=L2, grad=grad, progress=False)
-    return train.evaluate(model, params, *dataset.test, "softmax_cross_entropy")["accuracy"]
+    x_test, y_test = dataset.test
+    return train.evaluate(model, params, loss="softmax_cross_entropy", x=x_test, y=y_test)["accuracy"]
 
 
 def sklearn_accuracy(dataset, seed: int) -> float:

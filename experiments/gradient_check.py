@@ -1,6 +1,6 @@
-"""Lecture 001's claim: backpropagation by hand computes the exact gradient.
+"""IIT Mandi, Introduction to Neural Networks, 2.4 "Training of NNs (Learning the Weights): Backpropagation"; Rumelhart, Hinton & Williams 1986: backpropagation by hand computes the exact gradient.
 
-For a few models and losses, compares in float64 the gradient of
+Setup: a few models and losses, float64.  Run and measurement: the gradient of
 ``loss(model(x), t) + l2/2 sum ||W||^2`` computed four ways:
 
 * ``jaxnn.backprop.value_and_grad``: the deltas and chain rule written by hand, layer by layer;
@@ -8,22 +8,23 @@ For a few models and losses, compares in float64 the gradient of
 * central finite differences on random coordinates (``backprop.check_grads``, CS231n style),
   applied to both of the above;
 * PyTorch autograd on the same network with the same weights (``nn.Linear`` stores the
-  lectures' ``W``, ours transposed), when torch is installed and the model maps onto it.
+  course notes' ``W``, ours transposed), when torch is installed and the model maps onto it.
 
-Prints a markdown table the README can include:
+Prints a markdown table the README can include; the figure ``errors.png`` shows the errors
+per model beside the verdict's tolerances.
 
-    python experiments/gradient_check.py
+    python experiments/gradient_check.py [--out runs/gradient_check]
 
 Errors: "vs jax.grad" and "vs PyTorch" are ``max |g - g_ref| / max |g_ref|`` over the entries
 of each parameter, maximized over parameters; "vs FD" is ``check_grads``' elementwise relative
 error ``|g - g_num| / max(|g|, |g_num|)``, maximized over the checked coordinates.  Finite
 differences with ``eps = 1e-6`` are accurate to ~1e-8 relative where the gradient is not tiny
 (an absolute error ~1e-11, so coordinates with |g| ~ 1e-7 show ~1e-4); agreement between the
-analytic gradients is at float64 round-off (~1e-15).
+analytic gradients is at float64 round-off (~1e-15).  Verdict: reproduced when every
+error is within its tolerance below.
 """
 from __future__ import annotations
 
-import time
 from typing import Callable, NamedTuple
 
 import jax
@@ -32,10 +33,16 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
+from common import figure, finish, save_figure, start  # noqa: E402
 
 from jaxnn import backprop, losses, models  # noqa: E402
 from jaxnn.layers import activation, dense, maxout, prelu, residual, serial  # noqa: E402
 
+# Two exact gradients agree to float64 round-off (~1e-15) times the depth of the graph:
+# 1e-10 leaves a wide margin and still fails any real error (a wrong term is ~1e-2 or more).
+EXACT_TOLERANCE = 1e-10
+# Central differences with eps = 1e-6 are exact to ~1e-8 relative, ~1e-4 on tiny entries.
+FD_TOLERANCE = 1e-3
 N, D_IN = 8, 5
 L2 = 1e-2
 FD_CHECKS = 5  # random coordinates per parameter
@@ -166,8 +173,28 @@ def run_case(case: Case) -> dict[str, float | None]:
     return result
 
 
-def main() -> list[tuple[str, dict]]:
-    start = time.perf_counter()
+def plot_errors(rows: list[tuple[str, dict]], path) -> None:
+    """Horizontal bars: each model's errors (log scale; exact zeros drawn at 1e-17)."""
+    columns = ["vs jax.grad", "backprop vs FD", "jax.grad vs FD", "vs PyTorch"]
+    fig, ax = figure("Hand-derived backprop: max relative gradient error", "max relative error "
+                     "(dimensionless, log scale)", "model, loss", xscale="log", size=(10.0, 5.0))
+    height = 0.8 / len(columns)
+    for k, column in enumerate(columns):
+        values = [r[column] for _, r in rows]
+        positions = [i + k * height for i, v in enumerate(values) if v is not None]
+        if positions:  # no PyTorch column without torch
+            ax.barh(positions, [max(v, 1e-17) for v in values if v is not None], height, left=1e-18,
+                    label=column, color=f"C{k}")
+    ax.axvline(EXACT_TOLERANCE, color="k", linestyle=":", linewidth=0.8, label="tolerance, exact gradients")
+    ax.axvline(FD_TOLERANCE, color="k", linestyle="--", linewidth=0.8, label="tolerance vs FD")
+    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(rows))], [name for name, _ in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    run = start(__file__, __doc__, argv)
     rows = [(case.name, run_case(case)) for case in cases()]
     print(f"Gradient check, float64, batch {N}, L2 {L2} (weights only): max relative error of the "
           "hand-derived backprop gradient\n")
@@ -180,18 +207,20 @@ def main() -> list[tuple[str, dict]]:
     print(f"\nFD: central differences, eps = 1e-6, {FD_CHECKS} random coordinates per parameter. "
           "Relative error |g - g_fd| / max(|g|, |g_fd|, 1e-6 max|g_leaf|): the finite difference's "
           "own truncation and rounding error (~1e-11 absolute) sets the FD columns' level, the same "
-          "for both analytic gradients, which agree with each other and with PyTorch to round-off. "
-          f"({time.perf_counter() - start:.1f} s)")
+          "for both analytic gradients, which agree with each other and with PyTorch to round-off.\n")
+    plot_errors(rows, run.out / "errors.png")
+
     worst_exact = max(max(r["vs jax.grad"], r["value"]) for _, r in rows)
     worst_fd = max(r["backprop vs FD"] for _, r in rows)
-    worst_torch = max((r["vs PyTorch"] for _, r in rows if r["vs PyTorch"] is not None), default=0.0)
-    if worst_exact > 1e-10 or worst_fd > 1e-3 or worst_torch > 1e-10:
-        raise SystemExit(f"gradient_check: failed: vs jax.grad {worst_exact:.1e}, vs FD {worst_fd:.1e}, "
-                         f"vs PyTorch {worst_torch:.1e}")
-    print(f"\ngradient_check: hand backprop vs jax.grad <= {worst_exact:.1e}, vs PyTorch <= {worst_torch:.1e} "
-          f"(float64 round-off), vs finite differences <= {worst_fd:.1e} ({len(rows)} models and losses)")
-    return rows
+    torch_errors = [r["vs PyTorch"] for _, r in rows if r["vs PyTorch"] is not None]
+    worst_torch = max(torch_errors, default=0.0)
+    reproduced = worst_exact <= EXACT_TOLERANCE and worst_fd <= FD_TOLERANCE and worst_torch <= EXACT_TOLERANCE
+    return finish(run, {"rows": dict(rows), "exact_tolerance": EXACT_TOLERANCE, "fd_tolerance": FD_TOLERANCE},
+                  f"hand backprop vs jax.grad <= {worst_exact:.1e}, vs PyTorch "
+                  f"{f'<= {worst_torch:.1e}' if torch_errors else 'n/a (torch not installed)'} "
+                  f"(tolerance {EXACT_TOLERANCE:.0e}), vs finite differences <= {worst_fd:.1e} "
+                  f"(tolerance {FD_TOLERANCE:.0e}); {len(rows)} models and losses", reproduced)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
