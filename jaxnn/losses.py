@@ -344,27 +344,12 @@ class Head(NamedTuple):
         return metrics.accuracy(decision, target)
 
 
-def _first_column(a: Array) -> Array:
-    return a[..., 0]
-
-
-def _above_half(p: Array) -> Array:
-    return (p[..., 0] > 0.5).astype(jnp.int32)
-
-
-def _most_probable(p: Array) -> Array:
-    return jnp.argmax(p, axis=-1)
-
-
-def _itself(a: Array) -> Array:
-    return a
-
-
 HEADS: dict[str, Head] = {
-    "regression": Head("regression", "identity", mse, _first_column, "r2"),
-    "multi_output_regression": Head("multi_output_regression", "identity", mse, _itself, "r2"),
-    "binary": Head("binary", "sigmoid", sigmoid_binary_cross_entropy, _above_half, "accuracy"),
-    "multiclass": Head("multiclass", "softmax", softmax_cross_entropy, _most_probable, "accuracy"),
+    "regression": Head("regression", "identity", mse, lambda a: a[..., 0], "r2"),
+    "multi_output_regression": Head("multi_output_regression", "identity", mse, lambda a: a, "r2"),
+    "binary": Head("binary", "sigmoid", sigmoid_binary_cross_entropy,
+                   lambda p: (p[..., 0] > 0.5).astype(jnp.int32), "accuracy"),
+    "multiclass": Head("multiclass", "softmax", softmax_cross_entropy, lambda p: jnp.argmax(p, axis=-1), "accuracy"),
 }
 
 
