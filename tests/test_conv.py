@@ -299,3 +299,13 @@ def test_bad_arguments(kwargs, message):
     kwargs = {"features": 2, **kwargs}
     with pytest.raises(ValueError, match=message):
         conv2d(**kwargs)
+
+
+def test_initializers_by_name_as_in_dense():
+    from jaxnn import initializers, layers
+
+    named = layers.conv2d(4, 3, kernel_init="glorot_uniform", bias_init="ones").init(jax.random.key(0), (5, 5, 2))[1]
+    called = layers.conv2d(4, 3, kernel_init=initializers.glorot_uniform,
+                           bias_init=initializers.ones).init(jax.random.key(0), (5, 5, 2))[1]
+    np.testing.assert_array_equal(np.asarray(named["W"]), np.asarray(called["W"]))
+    np.testing.assert_array_equal(np.asarray(named["b"]), np.ones(4))

@@ -143,8 +143,8 @@ def conv_kernel_grad(x: Array, dy: Array, kernel_sizes: Sequence[int], strides: 
 def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
          stride: int | Sequence[int] = 1, padding: Padding = "SAME",
          dilation: int | Sequence[int] = 1, use_bias: bool = True,
-         kernel_init: Callable = initializers.he_normal,
-         bias_init: Callable = initializers.zeros) -> Layer:
+         kernel_init: str | Callable = initializers.he_normal,
+         bias_init: str | Callable = initializers.zeros) -> Layer:
     """A channels-last convolution over ``spatial_dims`` axes (see `conv1d`, `conv2d`)."""
     name = f"conv{spatial_dims}d"
     if not isinstance(features, int) or features < 1:
@@ -154,6 +154,7 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
     dilations = as_tuple(dilation, spatial_dims, f"{name} dilation")
     windows = tuple(effective_size(k, d) for k, d in zip(kernel_sizes, dilations))
     resolve_padding(padding, (1,) * spatial_dims, windows, strides, name)  # validate early
+    kernel_init, bias_init = initializers.get(kernel_init), initializers.get(bias_init)
 
     @describe(name)
     def init_fn(key, in_shape):
@@ -196,8 +197,8 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
 
 def conv2d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
            padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
-           kernel_init: Callable = initializers.he_normal,
-           bias_init: Callable = initializers.zeros) -> Layer:
+           kernel_init: str | Callable = initializers.he_normal,
+           bias_init: str | Callable = initializers.zeros) -> Layer:
     """2-D convolution. x: (N, H, W, C) -> y: (N, H', W', features); W: (kh, kw, C, features).
 
     ``kernel_size``, ``stride``, ``dilation``: an int or an ``(h, w)`` pair.  ``padding``:
@@ -211,8 +212,8 @@ def conv2d(features: int, kernel_size: int | Sequence[int], stride: int | Sequen
 
 def conv1d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
            padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
-           kernel_init: Callable = initializers.he_normal,
-           bias_init: Callable = initializers.zeros) -> Layer:
+           kernel_init: str | Callable = initializers.he_normal,
+           bias_init: str | Callable = initializers.zeros) -> Layer:
     """1-D convolution over sequences. x: (N, L, C) -> y: (N, L', features); W: (k, C, features).
 
     Same arguments and arithmetic as `conv2d`, on one spatial axis; explicit padding is
