@@ -1,121 +1,62 @@
 """Full-batch solvers: ``minimize(fun, x0, method="gd" | "newton" | "lbfgs" | "cg")``.
 
-Lecture 002 names Newton's method, L-BFGS and conjugate gradient as the alternatives to
-gradient descent; lecture 004 gives gradient descent with a fixed learning rate and its
-convergence test. Each method is one small ``step`` function; a shared driver runs it in a
+The course notes name Newton's method, L-BFGS and conjugate gradient as the alternatives
+to gradient descent (UMT Lahore, NN Training and Optimization, "How to Find a Better NN?")
+and give gradient descent with a fixed learning rate and its convergence test (Liverpool,
+Introduction to Neural Networks I, "Gradient descent: remarks").  The methods follow
+Nocedal & Wright, *Numerical Optimization* (2nd ed., 2006), "N&W" below.  Each method is
+one small ``step`` function here; `jaxnn.optim.solver_loop` runs it in a
 `jax.lax.while_loop` under `jax.jit`, so the whole solve is one compiled program.
 
 ``x0`` may be any pytree of floating arrays: it is flattened with
 `jax.flatten_util.ravel_pytree` into a vector ``x`` of shape ``(n,)`` and ``fun`` sees the
 pytree again. Notation below: ``f = fun``, ``g = grad f(x)``, ``H = hess f(x)``.
 
-* ``"gd"``: ``x <- x - lr g`` (lecture 004). Stops when ``|f(x_k) - f(x_{k+1})| < f_tol``
-  (the lecture's "decreases by less than a threshold in one iteration"; the absolute value
-  also stops on a round-off-sized increase at the minimum) or when ``||g|| <= tol``.
+* ``"gd"``: ``x <- x - lr g`` (N&W ch. 2-3, steepest descent with a fixed step). Stops
+  when ``|f(x_k) - f(x_{k+1})| < f_tol`` (the notes' "decreases by less than a threshold
+  in one iteration"; the absolute value also stops on a round-off-sized increase at the
+  minimum) or when ``||g|| <= tol``.
 * ``"newton"``: ``x <- x + alpha p`` with ``(H + tau I) p = -g``; ``tau = 0`` when ``H`` is
   positive definite, otherwise the smallest of ``tau_0, 2 tau_0, 4 tau_0, ...`` making the
-  Cholesky factorisation succeed (N&W Algorithm 3.3, beta = 1e-3). ``alpha`` from a
+  Cholesky factorisation succeed (N&W sec. 3.4, Algorithm 3.3, beta = 1e-3). ``alpha`` from a
   backtracking Armijo search starting at 1; when it fails the iterate stays put and the next
   iteration starts from ``tau >= max(10 tau, beta)`` (Levenberg-style damping). On a convex
   quadratic the first, undamped, full step lands on the minimizer.
-* ``"lbfgs"``: ``p = -H_k g`` by the two-loop recursion (N&W Algorithm 7.4) over the last
-  ``memory_size`` pairs ``s = x_{k+1} - x_k``, ``y = g_{k+1} - g_k``, with
+* ``"lbfgs"``: ``p = -H_k g`` by the two-loop recursion (N&W sec. 7.2, Algorithm 7.4) over
+  the last ``memory_size`` pairs ``s = x_{k+1} - x_k``, ``y = g_{k+1} - g_k``, with
   ``H_k^0 = (s.y / y.y) I`` (N&W eq. 7.20); the first direction is ``-g / max(1, ||g||)``
   (optax's choice). Pairs with ``s.y <= 1e-10 ||s|| ||y||`` are skipped (they would break
   positive definiteness); strong Wolfe steps (``c2 = 0.9``) always have ``s.y > 0``.
-* ``"cg"``: nonlinear conjugate gradient, Polak-Ribiere+ (N&W eq. 5.44):
+* ``"cg"``: nonlinear conjugate gradient, Polak-Ribiere+ (N&W sec. 5.2, eq. 5.44):
   ``beta = max(0, g_{k+1}.(g_{k+1} - g_k) / g_k.g_k)``, ``p <- -g_{k+1} + beta p``, restarted
   with ``p = -g`` every ``restart_every`` (default ``n``) iterations or when ``p`` is not a
   descent direction. Strong Wolfe search with ``c2 = 0.1`` (N&W section 5.2); initial trial
   step ``alpha_{k-1} g_{k-1}.p_{k-1} / g_k.p_k`` (N&W eq. 3.60).
 
-Line searches (`jaxnn.optim.line_search`) also accept Hager-Zhang's approximate sufficient
-decrease, so ``f`` may rise by round-off (at most ``1e-6 |f|``) in an iteration near the
-minimizer instead of the search stalling there.
+Line searches (`jaxnn.optim.line_search`, N&W ch. 3) also accept Hager-Zhang's approximate
+sufficient decrease, so ``f`` may rise by round-off (at most ``1e-6 |f|``) in an iteration
+near the minimizer instead of the search stalling there.
 
 All methods stop as converged when ``||g||_2 <= tol``, and stop unconverged when a line
 search cannot decrease ``f`` any more, when ``f`` becomes non-finite, or after ``max_iter``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.flatten_util import ravel_pytree
 
-from jaxnn.optim.line_search import LineSearchResult, backtracking, strong_wolfe
-
-PyTree = Any
+from jaxnn.optim.solver_loop import (MinimizeResult, PyTree, SolverConfig, SolverNumbers,
+                                     StepResult, search_along, solve_jit)
+from jaxnn.util import check_positive_int, is_concrete
 
 METHODS = ("gd", "newton", "lbfgs", "cg")
 LINE_SEARCHES = ("strong_wolfe", "backtracking")
 _DEFAULT_LINE_SEARCH = {"newton": "backtracking", "lbfgs": "strong_wolfe", "cg": "strong_wolfe"}
 _DEFAULT_C2 = {"newton": 0.9, "lbfgs": 0.9, "cg": 0.1}
-
-
-class MinimizeResult(NamedTuple):
-    """What `minimize` returns.
-
-    x: the final iterate, same pytree structure as ``x0``.
-    fun: () ``f(x)``.
-    grad_norm: () Euclidean norm of the gradient at ``x`` (over all leaves).
-    n_iter: () int, iterations taken (0 if ``x0`` already satisfied the tolerance).
-    converged: () bool, whether the stopping test was met (not just ``max_iter`` reached or
-        a stalled line search).
-    history: (max_iter + 1,) ``f`` after each iteration: ``history[0] = f(x0)``,
-        ``history[k] = f(x_k)`` for ``k <= n_iter``, NaN after ``n_iter``.
-    """
-
-    x: PyTree
-    fun: Array
-    grad_norm: Array
-    n_iter: Array
-    converged: Array
-    history: Array
-
-
-class _Config(NamedTuple):
-    """Static (hashable) settings: changing one recompiles the solver."""
-
-    method: str
-    max_iter: int
-    line_search: str
-    memory_size: int
-    restart_every: int
-    max_line_search_steps: int
-
-
-class _Numbers(NamedTuple):
-    """Traced scalar settings: changing one reuses the compiled solver."""
-
-    tol: Array
-    f_tol: Array
-    learning_rate: Array
-    c1: Array
-    c2: Array
-
-
-class _Step(NamedTuple):
-    """One iteration's outcome, as returned by each method's step function."""
-
-    x: Array
-    value: Array
-    grad: Array
-    aux: Any            # the method's own state (memory, direction, damping)
-    progressed: Array   # False: the method cannot make further progress (stop)
-    converged: Array    # a method-specific convergence test (gd's decrease test)
-
-
-def _line_search(config: _Config, numbers: _Numbers, value_and_grad, x, direction, value,
-                 grad, initial_step) -> LineSearchResult:
-    if config.line_search == "backtracking":
-        return backtracking(value_and_grad, x, direction, value, grad,
-                            initial_step=initial_step, c1=numbers.c1,
-                            max_steps=config.max_line_search_steps)
-    return strong_wolfe(value_and_grad, x, direction, value, grad, initial_step=initial_step,
-                        c1=numbers.c1, c2=numbers.c2, max_steps=config.max_line_search_steps)
 
 
 # ------------------------------------------------------------------------- gradient descent
@@ -124,12 +65,14 @@ def _gd_init(x, value, grad, config):
     return ()
 
 
-def _gd_step(value_and_grad, hessian, config, numbers, k, x, value, grad, aux) -> _Step:
-    """x <- x - lr g (lecture 004); converged when f changes by less than f_tol."""
+def _gd_step(value_and_grad, hessian, config, numbers, k, x, value, grad, aux) -> StepResult:
+    """``x <- x - lr g``: steepest descent with a fixed step (N&W ch. 2-3; Liverpool,
+    Introduction to Neural Networks I, "Gradient descent: remarks").  Converged when
+    ``|f(x_k) - f(x_{k+1})| < f_tol``, the notes' "decreases by less than a threshold"."""
     new_x = x - numbers.learning_rate * grad
     new_value, new_grad = value_and_grad(new_x)
     small_change = jnp.abs(value - new_value) < numbers.f_tol
-    return _Step(new_x, new_value, new_grad, aux, jnp.asarray(True), small_change)
+    return StepResult(new_x, new_value, new_grad, aux, jnp.asarray(True), small_change)
 
 
 # --------------------------------------------------------------------------------- Newton
@@ -174,19 +117,21 @@ def _newton_init(x, value, grad, config):
 
 
 def _newton_step(value_and_grad, hessian, config, numbers, k, x, value, grad,
-                 min_shift) -> _Step:
-    """Damped Newton step (H + tau I) p = -g with a line search from alpha = 1."""
+                 min_shift) -> StepResult:
+    """Damped Newton step ``(H + tau I) p = -g`` with a line search from ``alpha = 1``
+    (N&W sec. 3.4, "Newton's method with Hessian modification").  When the search cannot
+    move, the next iteration starts from ``tau >= max(10 tau, beta)`` (Levenberg-style)."""
     hess = hessian(x)
     hess = 0.5 * (hess + hess.T)
     chol, tau, factored = damped_cholesky(hess, min_shift)
     direction = -jax.scipy.linalg.cho_solve((chol, True), grad)
-    search = _line_search(config, numbers, value_and_grad, x, direction, value, grad, 1.0)
+    search = search_along(config, numbers, value_and_grad, x, direction, value, grad, 1.0)
     moved = search.step > 0
     next_shift = jnp.where(moved, 0.0, jnp.maximum(10.0 * tau, _NEWTON_BETA))
     shift_limit = 1e12 * jnp.maximum(1.0, jnp.max(jnp.abs(hess)))
     progressed = factored & (moved | (next_shift < shift_limit))
-    return _Step(x + search.step * direction, search.value, search.grad, next_shift,
-                 progressed, jnp.asarray(False))
+    return StepResult(x + search.step * direction, search.value, search.grad, next_shift,
+                      progressed, jnp.asarray(False))
 
 
 # ---------------------------------------------------------------------------------- L-BFGS
@@ -233,7 +178,8 @@ def _lbfgs_init(x, value, grad, config):
 
 
 def _push_pair(memory: _LBFGSMemory, s: Array, y: Array) -> _LBFGSMemory:
-    """Append (s, y) as the newest pair (dropping the oldest) if s.y > 1e-10 ||s|| ||y||."""
+    """Append (s, y) as the newest pair (dropping the oldest) if s.y > 1e-10 ||s|| ||y||:
+    only pairs of positive curvature keep ``H_k`` positive definite (N&W sec. 6.1, eq. 6.7)."""
     sy = s @ y
     keep = sy > 1e-10 * jnp.linalg.norm(s) * jnp.linalg.norm(y)
     pushed = _LBFGSMemory(
@@ -245,17 +191,18 @@ def _push_pair(memory: _LBFGSMemory, s: Array, y: Array) -> _LBFGSMemory:
 
 
 def _lbfgs_step(value_and_grad, hessian, config, numbers, k, x, value, grad,
-                memory: _LBFGSMemory) -> _Step:
-    """p = -H_k g (two-loop recursion), line search from alpha = 1, store the new pair."""
+                memory: _LBFGSMemory) -> StepResult:
+    """``p = -H_k g`` (two-loop recursion), line search from ``alpha = 1``, store the new
+    pair (N&W sec. 7.2, Algorithm 7.5); a memory whose direction does not descend is cleared."""
     direction = lbfgs_direction(grad, memory)
     descent = direction @ grad < 0
     memory = jax.tree.map(lambda a: jnp.where(descent, a, jnp.zeros_like(a)), memory)
     direction = jnp.where(descent, direction, lbfgs_direction(grad, memory))
-    search = _line_search(config, numbers, value_and_grad, x, direction, value, grad, 1.0)
+    search = search_along(config, numbers, value_and_grad, x, direction, value, grad, 1.0)
     step = search.step * direction
     memory = _push_pair(memory, step, search.grad - grad)
-    return _Step(x + step, search.value, search.grad, memory, search.step > 0,
-                 jnp.asarray(False))
+    return StepResult(x + step, search.value, search.grad, memory, search.step > 0,
+                      jnp.asarray(False))
 
 
 # ------------------------------------------------------------------- nonlinear CG (PR+)
@@ -271,13 +218,16 @@ def _cg_init(x, value, grad, config):
 
 
 def _cg_step(value_and_grad, hessian, config, numbers, k, x, value, grad,
-             state: _CGState) -> _Step:
-    """Line search along p, then p <- -g_new + beta_PR+ p (restarted when needed)."""
+             state: _CGState) -> StepResult:
+    """Line search along ``p``, then ``p <- -g_new + beta p`` with Polak-Ribiere+
+    ``beta = max(0, g_new.(g_new - g) / g.g)`` (N&W sec. 5.2, eq. 5.44), restarted with
+    ``p = -g_new`` every ``restart_every`` iterations or when ``p`` does not descend.
+    First trial step ``alpha_{k-1} g_{k-1}.p_{k-1} / g_k.p_k`` (N&W eq. 3.60)."""
     direction = state.direction
     slope = grad @ direction
     initial_step = jnp.where(k == 0, state.previous_step,
                              state.previous_step * state.previous_slope / slope)
-    search = _line_search(config, numbers, value_and_grad, x, direction, value, grad,
+    search = search_along(config, numbers, value_and_grad, x, direction, value, grad,
                           initial_step)
     new_grad = search.grad
     beta = jnp.maximum(0.0, new_grad @ (new_grad - grad) / (grad @ grad))
@@ -285,8 +235,8 @@ def _cg_step(value_and_grad, hessian, config, numbers, k, x, value, grad,
     restart = ((k + 1) % config.restart_every == 0) | (next_direction @ new_grad >= 0)
     next_direction = jnp.where(restart, -new_grad, next_direction)
     next_state = _CGState(next_direction, search.step, slope)
-    return _Step(x + search.step * direction, search.value, new_grad, next_state,
-                 search.step > 0, jnp.asarray(False))
+    return StepResult(x + search.step * direction, search.value, new_grad, next_state,
+                      search.step > 0, jnp.asarray(False))
 
 
 _SOLVERS = {
@@ -297,81 +247,61 @@ _SOLVERS = {
 }
 
 
-# ------------------------------------------------------------------------------- driver
-
-class _LoopState(NamedTuple):
-    k: Array
-    x: Array
-    value: Array
-    grad: Array
-    aux: Any
-    history: Array
-    converged: Array
-    stalled: Array
-
-
-def _solve(fun: Callable, config: _Config, x0: PyTree, args: tuple, numbers: _Numbers
-           ) -> MinimizeResult:
-    flat0, unravel = ravel_pytree(x0)
-    numbers = jax.tree.map(lambda v: jnp.asarray(v, flat0.dtype), numbers)
-
-    def flat_fun(flat: Array) -> Array:
-        return fun(unravel(flat), *args)
-
-    value_and_grad = jax.value_and_grad(flat_fun)
-    hessian = jax.hessian(flat_fun)
-    init_aux, step = _SOLVERS[config.method]
-
-    def running(state: _LoopState) -> Array:
-        return (state.k < config.max_iter) & ~state.converged & ~state.stalled
-
-    def iterate(state: _LoopState) -> _LoopState:
-        out = step(value_and_grad, hessian, config, numbers, state.k, state.x, state.value,
-                   state.grad, state.aux)
-        converged = (jnp.linalg.norm(out.grad) <= numbers.tol) | out.converged
-        return _LoopState(
-            k=state.k + 1,
-            x=out.x,
-            value=out.value,
-            grad=out.grad,
-            aux=out.aux,
-            history=state.history.at[state.k + 1].set(out.value),
-            converged=converged,
-            stalled=~out.progressed | ~jnp.isfinite(out.value),
-        )
-
-    value0, grad0 = value_and_grad(flat0)
-    history = jnp.full((config.max_iter + 1,), jnp.nan, flat0.dtype).at[0].set(value0)
-    start = _LoopState(jnp.asarray(0), flat0, value0, grad0,
-                       init_aux(flat0, value0, grad0, config), history,
-                       jnp.linalg.norm(grad0) <= numbers.tol, ~jnp.isfinite(value0))
-    final = jax.lax.while_loop(running, iterate, start)
-    return MinimizeResult(x=unravel(final.x), fun=final.value,
-                          grad_norm=jnp.linalg.norm(final.grad), n_iter=final.k,
-                          converged=final.converged, history=final.history)
-
-
-_solve_jit = jax.jit(_solve, static_argnames=("fun", "config"))
-
-
 # ------------------------------------------------------------------------ public entry
 
-def _is_concrete(value) -> bool:
-    return not isinstance(value, jax.core.Tracer)
-
-
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
-
-
 def _check_number(name: str, value, *, allow_zero: bool = False) -> None:
-    if _is_concrete(value):
+    if is_concrete(value):
         bad = not (float(value) >= 0.0 if allow_zero else float(value) > 0.0)
         if bad:
             expected = "non-negative" if allow_zero else "positive"
             raise ValueError(f"{name} must be a {expected} number, got {value!r}")
+
+
+def _check_method_options(method: str, line_search: str | None) -> None:
+    """ValueError for an unknown method or line search, or one the method cannot use."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if line_search is None:
+        return
+    if method == "gd":
+        raise ValueError("method 'gd' takes a fixed learning_rate, not a line_search; "
+                         f"use line_search=None or one of {', '.join(METHODS[1:])}")
+    if line_search not in LINE_SEARCHES:
+        raise ValueError(f"unknown line_search {line_search!r}; expected one of "
+                         f"{', '.join(LINE_SEARCHES)}")
+    if method == "cg" and line_search != "strong_wolfe":
+        raise ValueError("method 'cg' needs line_search='strong_wolfe': with Armijo "
+                         "steps alone PR+ directions need not descend (N&W section 5.2)")
+
+
+def _check_settings(*, max_iter, memory_size, restart_every, max_line_search_steps, tol,
+                    learning_rate, f_tol, c1, c2) -> None:
+    """ValueError for a non-positive budget or tolerance, or ``c1, c2`` outside
+    ``0 < c1 < c2 < 1`` (the Wolfe conditions' constants, N&W sec. 3.1)."""
+    check_positive_int("max_iter", max_iter)
+    check_positive_int("memory_size", memory_size)
+    check_positive_int("max_line_search_steps", max_line_search_steps)
+    _check_number("tol", tol)
+    _check_number("learning_rate", learning_rate)
+    _check_number("f_tol", f_tol, allow_zero=True)
+    if is_concrete(c1, c2) and not 0.0 < float(c1) < float(c2) < 1.0:
+        raise ValueError(f"line search constants must satisfy 0 < c1 < c2 < 1, "
+                         f"got c1={c1!r}, c2={c2!r}")
+    if restart_every is not None:
+        check_positive_int("restart_every", restart_every)
+
+
+def _check_problem(fun: Callable, x0: PyTree, args: tuple) -> int:
+    """The dimension ``n`` of the flattened ``x0``, after checking that ``x0`` is a
+    non-empty pytree of floating arrays and that ``fun(x0, *args)`` is a scalar."""
+    flat0, _ = ravel_pytree(x0)
+    if flat0.size == 0 or not jnp.issubdtype(flat0.dtype, jnp.floating):
+        raise ValueError(f"x0 must be a non-empty pytree of floating-point arrays, got "
+                         f"{flat0.size} elements of dtype {flat0.dtype}")
+    out = jax.eval_shape(fun, x0, *args)
+    if not hasattr(out, "shape") or out.shape != ():
+        raise ValueError(f"fun must return a scalar, got {getattr(out, 'shape', type(out))}")
+    return int(flat0.size)
 
 
 def minimize(fun: Callable[..., Array], x0: PyTree, method: str = "lbfgs", *,
@@ -410,47 +340,20 @@ def minimize(fun: Callable[..., Array], x0: PyTree, method: str = "lbfgs", *,
       ValueError: unknown method or line search, non-positive tolerances or budgets,
         non-floating ``x0``, or ``fun`` not returning a scalar.
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-    if line_search is not None:
-        if method == "gd":
-            raise ValueError("method 'gd' takes a fixed learning_rate, not a line_search; "
-                             f"use line_search=None or one of {', '.join(METHODS[1:])}")
-        if line_search not in LINE_SEARCHES:
-            raise ValueError(f"unknown line_search {line_search!r}; expected one of "
-                             f"{', '.join(LINE_SEARCHES)}")
-        if method == "cg" and line_search != "strong_wolfe":
-            raise ValueError("method 'cg' needs line_search='strong_wolfe': with Armijo "
-                             "steps alone PR+ directions need not descend (N&W section 5.2)")
-    _check_positive_int("max_iter", max_iter)
-    _check_positive_int("memory_size", memory_size)
-    _check_positive_int("max_line_search_steps", max_line_search_steps)
-    _check_number("tol", tol)
-    _check_number("learning_rate", learning_rate)
     f_tol = tol if f_tol is None else f_tol
-    _check_number("f_tol", f_tol, allow_zero=True)
     c2 = _DEFAULT_C2.get(method, 0.9) if c2 is None else c2
-    if _is_concrete(c1) and _is_concrete(c2) and not 0.0 < float(c1) < float(c2) < 1.0:
-        raise ValueError(f"line search constants must satisfy 0 < c1 < c2 < 1, "
-                         f"got c1={c1!r}, c2={c2!r}")
-
-    flat0, _ = ravel_pytree(x0)
-    if flat0.size == 0 or not jnp.issubdtype(flat0.dtype, jnp.floating):
-        raise ValueError(f"x0 must be a non-empty pytree of floating-point arrays, got "
-                         f"{flat0.size} elements of dtype {flat0.dtype}")
-    out = jax.eval_shape(fun, x0, *args)
-    if not hasattr(out, "shape") or out.shape != ():
-        raise ValueError(f"fun must return a scalar, got {getattr(out, 'shape', type(out))}")
-    if restart_every is not None:
-        _check_positive_int("restart_every", restart_every)
-
-    config = _Config(
+    _check_method_options(method, line_search)
+    _check_settings(max_iter=max_iter, memory_size=memory_size, restart_every=restart_every,
+                    max_line_search_steps=max_line_search_steps, tol=tol,
+                    learning_rate=learning_rate, f_tol=f_tol, c1=c1, c2=c2)
+    n = _check_problem(fun, x0, args)
+    config = SolverConfig(
         method=method,
         max_iter=max_iter,
         line_search=line_search or _DEFAULT_LINE_SEARCH.get(method, "backtracking"),
         memory_size=memory_size,
-        restart_every=restart_every or int(flat0.size),
+        restart_every=restart_every or n,
         max_line_search_steps=max_line_search_steps,
     )
-    numbers = _Numbers(tol=tol, f_tol=f_tol, learning_rate=learning_rate, c1=c1, c2=c2)
-    return _solve_jit(fun, config, x0, tuple(args), numbers)
+    numbers = SolverNumbers(tol=tol, f_tol=f_tol, learning_rate=learning_rate, c1=c1, c2=c2)
+    return solve_jit(fun, config, _SOLVERS[method], x0, tuple(args), numbers)
