@@ -1,23 +1,28 @@
 """Assertions shared by the test files (float64 agreement with independent oracles)."""
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 
 def assert_trees_close(actual, expected, *, rtol=1e-8, atol=1e-12, what="tree"):
-    """Leaf-by-leaf ``np.testing.assert_allclose`` with matching tree structure."""
-    a_leaves, a_def = jax.tree_util.tree_flatten(actual)
-    e_leaves, e_def = jax.tree_util.tree_flatten(expected)
-    assert a_def == e_def, f"{what}: structure {a_def} != {e_def}"
-    for i, (a, e) in enumerate(zip(a_leaves, e_leaves)):
-        assert np.shape(a) == np.shape(e), f"{what} leaf {i}: shape {np.shape(a)} != {np.shape(e)}"
-        if jax.dtypes.float0 in (np.asarray(a).dtype, np.asarray(e).dtype):  # gradient of an integer input
-            assert np.asarray(a).dtype == np.asarray(e).dtype, f"{what} leaf {i}: float0 expected"
-            continue
-        np.testing.assert_allclose(np.asarray(a), np.asarray(e), rtol=rtol, atol=atol,
-                                   err_msg=f"{what} leaf {i}")
+    """Same tree structure and, leaf by leaf, ``|a - e| <= atol + rtol |e|``
+    (``chex.assert_trees_all_close``; ``chex.assert_trees_all_equal`` when both tolerances
+    are 0).  float0 leaves (the gradient of an integer input) must be float0 on both sides."""
+    chex.assert_trees_all_equal_structs(actual, expected)
+    is_float0 = [jax.dtypes.float0 in (np.asarray(a).dtype, np.asarray(e).dtype)
+                 for a, e in zip(jax.tree_util.tree_leaves(actual), jax.tree_util.tree_leaves(expected))]
+    if any(is_float0):
+        chex.assert_trees_all_equal_dtypes(actual, expected)
+        actual, expected = ([leaf for leaf, skip in zip(jax.tree_util.tree_leaves(tree), is_float0) if not skip]
+                            for tree in (actual, expected))
+    chex.assert_trees_all_equal_shapes(actual, expected)
+    if rtol == 0 and atol == 0:
+        chex.assert_trees_all_equal(actual, expected, custom_message=what)
+    else:
+        chex.assert_trees_all_close(actual, expected, rtol=rtol, atol=atol, custom_message=what)
 
 
 def assert_backward_matches_vjp(layer, params, x, *, key=None, train=False, seed=0,

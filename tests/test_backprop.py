@@ -12,6 +12,7 @@ library's own ``losses.l2_penalty`` (it regularizes exactly the leaves named ``"
 import math
 import zlib
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -349,8 +350,8 @@ def test_per_example_grads(loss_name, l2):
 
     got, expected, batch_grads = all_three(params, x, t)
     assert_trees_close(got, expected)
-    for leaf, p in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(params)):
-        assert leaf.shape == (5, *p.shape)
+    chex.assert_tree_shape_prefix(got, (5,))
+    chex.assert_trees_all_equal_shapes(jax.tree_util.tree_map(lambda g: g[0], got), params)
     # mini-batch gradient = average of per-example gradients (sum for the summed loss)
     reduce = np.sum if loss is losses.sum_of_squares else np.mean
     assert_trees_close(jax.tree_util.tree_map(lambda g: reduce(np.asarray(g), axis=0), got), batch_grads)

@@ -2,6 +2,7 @@
 stability at huge logits, label handling, L2 penalty, registry and task heads."""
 import math
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -342,9 +343,8 @@ def test_l2_penalty_grad_is_w_for_weights_and_zero_for_the_rest():
     close(grads[3]["W"], params[3]["W"], rtol=0, atol=0)
     for g in (grads[0]["b"], grads[2]["alpha"], grads[3]["b"]):
         np.testing.assert_array_equal(np.asarray(g), 0.0)
-    for a, e in zip(jax.tree_util.tree_leaves(grads), jax.tree_util.tree_leaves(expected)):
-        close(a, e)
-    assert jax.tree_util.tree_structure(grads) == jax.tree_util.tree_structure(params)
+    chex.assert_trees_all_close(grads, expected, rtol=RTOL, atol=ATOL)
+    chex.assert_trees_all_equal_structs(grads, params)
 
 
 # --- registry and heads ------------------------------------------------------------------------
