@@ -339,7 +339,8 @@ def test_lstm_one_sigmoid_slab_matches_textbook_equations(dtype, rtol, atol):
     np.testing.assert_allclose(y, textbook_lstm_sequence(params, x), rtol=rtol, atol=atol)
 
 
-@pytest.mark.parametrize("dtype, rtol, atol", [(jnp.float64, 1e-12, 1e-12), (jnp.float32, 1e-6, 1e-6)])
+@pytest.mark.parametrize("dtype, rtol, atol",
+                         [(jnp.float64, 1e-12, 1e-12), (jnp.float32, 1e-6, 1e-6)])
 def test_fast_step_matches_textbook_reference_step(dtype, rtol, atol):
     """Per cell, one step: ``step`` (fused projections; the LSTM's one-sigmoid slab) equals
     ``reference_step`` (the equations gate by gate), with pre-activations up to |a| ~ 10."""

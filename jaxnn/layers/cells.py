@@ -115,7 +115,8 @@ def projections_init(key, D, H, n_gates, kernel_init, recurrent_init) -> dict:
 
 
 def w_h_grad(h_prev, dhw) -> dict:
-    """dW_h = sum_t h_{t-1}^T dhw_t: one (H, T*N) @ (T*N, G*H) matmul."""
+    """dW_h = sum_t h_{t-1}^T dhw_t: one (H, T*N) @ (T*N, G*H) matmul (Werbos 1990: a
+    weight shared by all steps gets the sum of the steps' gradients)."""
     return {"W_h": h_prev.reshape(-1, h_prev.shape[-1]).T @ dhw.reshape(-1, dhw.shape[-1])}
 
 
@@ -235,7 +236,8 @@ def lstm_gates(gates: Array) -> tuple[Array, Array, Array, Array]:
 
 
 def lstm_slopes(state_prev, state, gates) -> LSTMSlopes:
-    """The local derivatives of `lstm_step`, by the chain rule on its equations:
+    """The local derivatives of `lstm_step`, by the chain rule on its equations
+    (sigma', tanh': IIT Mandi, Introduction to Neural Networks, "Common activation derivatives"):
 
         dh_t/dc_t      = o tanh'(c_t)                  (h_t = o tanh(c_t))
         dc_t/da_i      = g sigma'(a_i)                  (c_t = f c_{t-1} + i g)
@@ -368,7 +370,8 @@ def gru_step_backward(params, slopes: GRUSlopes, dstate):
 
 
 def gru_recurrent_grads(h_prev, dhw) -> dict:
-    """dW_h = sum_t h_{t-1}^T dhw_t;  db_hn = sum_t sum_N (da_n * r), the n block of dhw."""
+    """dW_h = sum_t h_{t-1}^T dhw_t;  db_hn = sum_t sum_N (da_n * r), the n block of dhw
+    (sums over the steps that share them, Werbos 1990)."""
     H = h_prev.shape[-1]
     return {**w_h_grad(h_prev, dhw), "b_hn": dhw[..., 2 * H:].sum((0, 1))}
 
