@@ -5,13 +5,13 @@ Setup: the bundled 8x8 digits (``datasets.load("digits", scale=None)``: pixel / 
 
 Run and measurement, one per use the course names:
 
-1. Dimensionality reduction and visualization: ``models.autoencoder([64, 128, 32, 2])``
+1. Dimensionality reduction and visualization: ``models.autoencoder([128, 32, 2])`` on 64 pixels
    (decoder 2 -> 32 -> 128 -> 64).  The test digits' 2-D codes are plotted coloured by
    class (``codes.png``).  How well the classes separate is measured by a 5-nearest-
    neighbour classifier on the codes (fit on training codes, scored on test codes), beside
    the same on the top-2 principal components (a linear autoencoder's optimum, Baldi &
    Hornik 1989).
-2. Denoising (Vincent et al. 2008): ``autoencoder([64, 128, 32], noise_std=0.3)`` and
+2. Denoising (Vincent et al. 2008): ``autoencoder([128, 32], noise_std=0.3)`` and
    ``conv_autoencoder((8, 8, 1), (16, 8), noise_std=0.3, flat=True)`` see inputs corrupted
    by Gaussian noise (std 0.3) in training and must output the clean digit.  Printed: the
    test MSE to the clean images of the noisy inputs and of the reconstructions;
@@ -90,7 +90,7 @@ def visualization(ds, out, epochs: int, seed: int) -> tuple[dict, object, object
     from sklearn.decomposition import PCA
 
     (x_train, y_train), (x_val, _), (x_test, y_test) = ds.train, ds.val, ds.test
-    model = models.autoencoder([64, 128, 32, 2], "relu", output_activation="sigmoid")
+    model = models.autoencoder([128, 32, 2], "relu", output_activation="sigmoid")
     params, history, seconds = fit_autoencoder(model, x_train, x_val, epochs=epochs, seed=seed)
     codes_train = np.asarray(models.encode(model, params, x_train))
     codes_test = np.asarray(models.encode(model, params, x_test))
@@ -116,7 +116,7 @@ def denoising(ds, out, epochs: dict[str, int], seed: int) -> dict:
     (x_train, _), (x_val, _), (x_test, y_test) = ds.train, ds.val, ds.test
     noisy = (x_test + np.random.default_rng(seed + 1).normal(0.0, NOISE_STD, x_test.shape)).astype(x_test.dtype)
     contenders = {
-        "dense 64-128-32": models.autoencoder([64, 128, 32], output_activation="sigmoid", noise_std=NOISE_STD),
+        "dense 64-128-32": models.autoencoder([128, 32], output_activation="sigmoid", noise_std=NOISE_STD),
         "conv 16-8": models.conv_autoencoder((8, 8, 1), (16, 8), output_activation="sigmoid",
                                              noise_std=NOISE_STD, flat=True),
     }

@@ -95,11 +95,12 @@ def uniform(scale: float = 0.05) -> Initializer:
     return init
 
 
-def variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
+def variance_scaling(scale: float, mode: str, distribution: str, doc: str | None = None) -> Initializer:
     """Var[W] = scale / n, n = fan_in | fan_out | (fan_in + fan_out)/2 (see module doc).
 
     ``distribution`` is ``"normal"`` (untruncated Gaussian, so the variance is exact) or
-    ``"uniform"`` (U(-a, a) with a = sqrt(3 scale / n)).
+    ``"uniform"`` (U(-a, a) with a = sqrt(3 scale / n)).  ``doc`` becomes the
+    initializer's docstring.
     """
     modes = ("fan_in", "fan_out", "fan_avg")
     if mode not in modes:
@@ -116,21 +117,16 @@ def variance_scaling(scale: float, mode: str, distribution: str) -> Initializer:
         limit = math.sqrt(3.0 * variance)
         return jax.random.uniform(key, shape, _dtype(dtype), -limit, limit)
 
+    init.__doc__ = doc
     return init
 
 
-glorot_uniform = variance_scaling(1.0, "fan_avg", "uniform")
-glorot_uniform.__doc__ = "Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out))."
-glorot_normal = variance_scaling(1.0, "fan_avg", "normal")
-glorot_normal.__doc__ = "Glorot/Xavier normal: N(0, 2 / (fan_in + fan_out))."
-he_uniform = variance_scaling(2.0, "fan_in", "uniform")
-he_uniform.__doc__ = "He/Kaiming uniform: U(-a, a), a = sqrt(6 / fan_in)."
-he_normal = variance_scaling(2.0, "fan_in", "normal")
-he_normal.__doc__ = "He/Kaiming normal: N(0, 2 / fan_in)."
-lecun_normal = variance_scaling(1.0, "fan_in", "normal")
-lecun_normal.__doc__ = "LeCun normal: N(0, 1 / fan_in)."
-lecun_uniform = variance_scaling(1.0, "fan_in", "uniform")
-lecun_uniform.__doc__ = "LeCun uniform: U(-a, a), a = sqrt(3 / fan_in)."
+glorot_uniform = variance_scaling(1.0, "fan_avg", "uniform", "Glorot/Xavier uniform: U(-a, a), a = sqrt(6 / (fan_in + fan_out)).")
+glorot_normal = variance_scaling(1.0, "fan_avg", "normal", "Glorot/Xavier normal: N(0, 2 / (fan_in + fan_out)).")
+he_uniform = variance_scaling(2.0, "fan_in", "uniform", "He/Kaiming uniform: U(-a, a), a = sqrt(6 / fan_in).")
+he_normal = variance_scaling(2.0, "fan_in", "normal", "He/Kaiming normal: N(0, 2 / fan_in).")
+lecun_normal = variance_scaling(1.0, "fan_in", "normal", "LeCun normal: N(0, 1 / fan_in).")
+lecun_uniform = variance_scaling(1.0, "fan_in", "uniform", "LeCun uniform: U(-a, a), a = sqrt(3 / fan_in).")
 xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
 
