@@ -170,7 +170,112 @@ def _zoom_trial(low: _Point, high: _Point) -> Array:
 
 
 def _pick(condition: Array, if_true: _Point, if_false: _Point) -> _Point:
+    """``if_true`` where ``condition`` holds, else ``if_false``, field by field."""
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), if_true, if_false)
+
+
+def _evaluate_point(value_and_grad: ValueAndGrad, x: Array, direction: Array,
+                    step: Array) -> _Point:
+    """The trial ``alpha = step``: phi(alpha), phi'(alpha) = grad f(x + alpha p) . p, and
+    grad f(x + alpha p) (n,)."""
+    new_value, new_grad = value_and_grad(x + step * direction)
+    return _Point(step, new_value, new_grad @ direction, new_grad)
+
+
+def _is_higher(trial: _Point, reference: _Point, toward: Array, band) -> Array:
+    """Whether ``trial`` is no lower than ``reference``: ``phi(trial) >= phi(reference)``,
+    except that values within the round-off ``band`` count as tied and the slope decides
+    (Hager & Zhang 2005): a trial still going downhill along ``toward`` (a step difference
+    or a sign) is lower, so it is not an overshoot."""
+    tied = jnp.abs(trial.value - reference.value) <= band
+    return jnp.where(tied, trial.slope * toward >= 0, trial.value >= reference.value)
+
+
+def _bracketing_phase(state: _WolfeState, trial: _Point, decreases: Array,
+                      flat_enough: Array, band) -> tuple[Array, _Point, _Point]:
+    """One iteration of N&W Algorithm 3.5 with ``trial`` = alpha_i, ``state.previous`` =
+    alpha_{i-1}.
+
+    A strong Wolfe point lies between them when alpha_i overshoots (fails sufficient
+    decrease, or is no lower than alpha_{i-1}): zoom(alpha_{i-1}, alpha_i); or when it is
+    not flat enough and ``phi'(alpha_i) >= 0`` (uphill): zoom(alpha_i, alpha_{i-1}).
+    Returns ``(brackets, low, high)``: whether either holds, and that zoom interval.
+    """
+    overshoot = ~decreases | ((state.n_evals > 0) & _is_higher(trial, state.previous, 1.0, band))
+    uphill = ~overshoot & ~flat_enough & (trial.slope >= 0)
+    low = _pick(overshoot, state.previous, trial)
+    high = _pick(overshoot, trial, state.previous)
+    return overshoot | uphill, low, high
+
+
+def _zoom_phase(low: _Point, high: _Point, trial: _Point, decreases: Array,
+                flat_enough: Array, band) -> tuple[_Point, _Point]:
+    """One iteration of N&W Algorithm 3.6: the interval ``[low, high]`` after ``trial``.
+
+    A trial that fails sufficient decrease or is no lower than ``low`` becomes ``high``.
+    Otherwise, unless it ends the search, it becomes ``low``, and the old ``low`` becomes
+    ``high`` when ``phi'(trial) (high - low) >= 0`` (the minimum then lies behind the trial).
+    Returns ``(low, high)``.
+    """
+    toward_high = high.step - low.step
+    trial_is_high = ~decreases | _is_higher(trial, low, toward_high, band)
+    trial_is_low = ~trial_is_high & ~flat_enough
+    flip = trial_is_low & (trial.slope * toward_high >= 0)
+    return _pick(trial_is_low, trial, low), _pick(trial_is_high, trial, _pick(flip, low, high))
+
+
+def _wolfe_step(state: _WolfeState, trial: _Point, decreases: Array, flat_enough: Array,
+                band, increase_factor: float) -> _WolfeState:
+    """The search after evaluating ``trial``: ``decreases`` is its sufficient-decrease test,
+    ``flat_enough`` its curvature test ``|phi'| <= c2 |phi'(0)|``; both together accept it.
+
+    Bracketing phase: a trial that brackets a strong Wolfe point starts the zoom phase on
+    that interval, else the next trial is ``increase_factor`` times farther. Zoom phase: the
+    interval shrinks and the next trial is a safeguarded cubic step inside it (`_zoom_trial`).
+    """
+    brackets, bracket_low, bracket_high = _bracketing_phase(state, trial, decreases,
+                                                            flat_enough, band)
+    zoom_low, zoom_high = _zoom_phase(state.low, state.high, trial, decreases, flat_enough, band)
+    starts_zoom = ~state.zooming & brackets
+    low = _pick(starts_zoom, bracket_low, _pick(state.zooming, zoom_low, state.low))
+    high = _pick(starts_zoom, bracket_high, _pick(state.zooming, zoom_high, state.high))
+    now_zooming = state.zooming | starts_zoom
+    accepted = decreases & flat_enough      # any strong Wolfe point ends the search
+    next_step = jnp.where(now_zooming, _zoom_trial(low, high), trial.step * increase_factor)
+    return _WolfeState(
+        zooming=now_zooming,
+        previous=_pick(now_zooming, state.previous, trial),
+        low=low,
+        high=high,
+        next_step=next_step,
+        accepted=accepted,
+        result=_pick(accepted, trial, state.result),
+        n_evals=state.n_evals + 1,
+    )
+
+
+def _wolfe_start(origin: _Point, initial_step: Array) -> _WolfeState:
+    """Bracketing phase, nothing evaluated yet, first trial ``initial_step``; every point of
+    the state is the origin (alpha = 0)."""
+    return _WolfeState(
+        zooming=jnp.asarray(False),
+        previous=origin,
+        low=origin,
+        high=origin,
+        next_step=initial_step,
+        accepted=jnp.asarray(False),
+        result=origin,
+        n_evals=jnp.asarray(0),
+    )
+
+
+def _wolfe_outcome(final: _WolfeState) -> LineSearchResult:
+    """The accepted trial; failing that, the lowest sufficient-decrease trial: ``low`` in
+    the zoom phase, ``previous`` in the bracketing phase (the origin, step 0, if none)."""
+    fallback = _pick(final.zooming, final.low, final.previous)
+    chosen = _pick(final.accepted, final.result, fallback)
+    return LineSearchResult(step=chosen.step, value=chosen.value, grad=chosen.grad,
+                            success=final.accepted, n_evals=final.n_evals)
 
 
 def strong_wolfe(value_and_grad: ValueAndGrad, x: Array, direction: Array, value: Array,
@@ -199,68 +304,15 @@ def strong_wolfe(value_and_grad: ValueAndGrad, x: Array, direction: Array, value
     band = 0.0 if approx_rtol is None else approx_rtol * jnp.abs(value)
     origin = _Point(jnp.zeros((), x.dtype), value, slope0, grad)
 
-    def evaluate(step: Array) -> _Point:
-        new_value, new_grad = value_and_grad(x + step * direction)
-        return _Point(step, new_value, new_grad @ direction, new_grad)
-
     def keep_going(state: _WolfeState) -> Array:
         return ~state.accepted & (state.n_evals < max_steps)
 
     def body(state: _WolfeState) -> _WolfeState:
-        trial = evaluate(state.next_step)
+        trial = _evaluate_point(value_and_grad, x, direction, state.next_step)
         decreases = _sufficient_decrease(trial.value, trial.slope, trial.step, value, slope0,
                                          c1, approx_rtol)
         flat_enough = jnp.abs(trial.slope) <= -c2 * slope0
+        return _wolfe_step(state, trial, decreases, flat_enough, band, increase_factor)
 
-        # "Higher than" compares values, except within the round-off band, where the slope
-        # decides (Hager-Zhang): a trial still descending is not an overshoot.
-        def higher(reference: _Point, direction: Array) -> Array:
-            tied = jnp.abs(trial.value - reference.value) <= band
-            return jnp.where(tied, trial.slope * direction >= 0, trial.value >= reference.value)
-
-        # Alg. 3.5 (bracketing).
-        overshoot = ~decreases | ((state.n_evals > 0) & higher(state.previous, 1.0))
-        uphill = ~overshoot & ~flat_enough & (trial.slope >= 0)
-        # Alg. 3.6 (zoom).
-        trial_is_high = ~decreases | higher(state.low, state.high.step - state.low.step)
-        trial_is_low = ~trial_is_high & ~flat_enough
-        flip = trial_is_low & (trial.slope * (state.high.step - state.low.step) >= 0)
-
-        zooming = state.zooming
-        accepted = decreases & flat_enough      # any strong Wolfe point ends the search
-        starts_zoom = ~zooming & (overshoot | uphill)
-        low = _pick(starts_zoom, _pick(overshoot, state.previous, trial),
-                    _pick(zooming & trial_is_low, trial, state.low))
-        high = _pick(starts_zoom, _pick(overshoot, trial, state.previous),
-                     _pick(zooming & trial_is_high, trial,
-                           _pick(zooming & flip, state.low, state.high)))
-        now_zooming = zooming | starts_zoom
-        next_step = jnp.where(now_zooming, _zoom_trial(low, high), trial.step * increase_factor)
-        return _WolfeState(
-            zooming=now_zooming,
-            previous=_pick(now_zooming, state.previous, trial),
-            low=low,
-            high=high,
-            next_step=next_step,
-            accepted=accepted,
-            result=_pick(accepted, trial, state.result),
-            n_evals=state.n_evals + 1,
-        )
-
-    start = _WolfeState(
-        zooming=jnp.asarray(False),
-        previous=origin,
-        low=origin,
-        high=origin,
-        next_step=jnp.asarray(initial_step, dtype=x.dtype),
-        accepted=jnp.asarray(False),
-        result=origin,
-        n_evals=jnp.asarray(0),
-    )
-    final = jax.lax.while_loop(keep_going, body, start)
-    # Fallback: in the zoom phase `low`, in the bracketing phase `previous`, is the lowest
-    # sufficient-decrease trial (or the origin, step 0).
-    fallback = _pick(final.zooming, final.low, final.previous)
-    chosen = _pick(final.accepted, final.result, fallback)
-    return LineSearchResult(step=chosen.step, value=chosen.value, grad=chosen.grad,
-                            success=final.accepted, n_evals=final.n_evals)
+    start = _wolfe_start(origin, jnp.asarray(initial_step, dtype=x.dtype))
+    return _wolfe_outcome(jax.lax.while_loop(keep_going, body, start))
