@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxnn.util import all_finite, is_weight
+from jaxnn.util import all_finite, is_concrete, is_weight
 
 GradientTransformation = optax.GradientTransformation
 EmptyState = optax.EmptyState
@@ -41,7 +41,7 @@ _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 def _concrete(value: Any) -> float | None:
     """``value`` as a Python float, or None when it is traced (cannot be checked)."""
-    if isinstance(value, jax.core.Tracer) or callable(value):
+    if not is_concrete(value) or callable(value):
         return None
     if isinstance(value, numbers.Real):
         return float(value)
