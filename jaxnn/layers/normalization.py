@@ -80,6 +80,81 @@ def _standardize(x: Array, axes: Axes, epsilon: float) -> tuple[Array, Array]:
     return centered * inv_sigma, inv_sigma
 
 
+def _init_params(in_shape: tuple[int, ...], axes_spec: tuple[int, ...], use_scale: bool,
+                 use_bias: bool) -> dict:
+    """``{"scale": ones(F), "bias": zeros(F)}`` (the identity affine map) for inputs
+    ``(N, *in_shape)``, F the sizes of the normalized axes; a key is left out when its
+    ``use_`` flag is off."""
+    axes = _normalized_axes(axes_spec, len(in_shape) + 1)
+    features = _feature_shape((None, *in_shape), axes)
+    params = {}
+    if use_scale:
+        params["scale"] = jnp.ones(features)
+    if use_bias:
+        params["bias"] = jnp.zeros(features)
+    return params
+
+
+def _checked_axes(axes_spec: tuple[int, ...], params: dict, x: Array) -> Axes:
+    """The normalized axes of ``x`` (N, ..., F), after checking that ``scale`` and ``bias``
+    have the shape F of those axes."""
+    axes = _normalized_axes(axes_spec, x.ndim)
+    features = _feature_shape(x.shape, axes)
+    for name in ("scale", "bias"):
+        if name in params and params[name].shape != features:
+            raise ValueError(f"layer_norm: input of shape {x.shape} normalized over axes {axes} has "
+                             f"features {features}, but params[{name!r}] has shape {params[name].shape}; "
+                             f"expected input (N, ..., {', '.join(map(str, params[name].shape))})")
+    return axes
+
+
+def _layer_norm_forward(params: dict, x: Array, axes: Axes, epsilon: float, use_scale: bool,
+                        use_bias: bool) -> Array:
+    """y = scale * xhat + bias, xhat = (x - mean) / sqrt(var + epsilon) over ``axes``
+    (Ba et al. 2016). x, y: (N, ..., F)."""
+    y, _ = _standardize(x, axes, epsilon)
+    if use_scale:
+        y = y * _broadcastable(params["scale"], x.ndim, axes)
+    if use_bias:
+        y = y + _broadcastable(params["bias"], x.ndim, axes)
+    return y
+
+
+def _affine_grads(dy: Array, xhat: Array, axes: Axes, use_scale: bool, use_bias: bool) -> dict:
+    """``dscale = sum dy * xhat`` and ``dbias = sum dy``, summed over every axis of the batch
+    that is not normalized; each of shape F."""
+    batch_axes = tuple(i for i in range(dy.ndim) if i - dy.ndim not in axes)
+    grads = {}
+    if use_scale:
+        grads["scale"] = jnp.sum(dy * xhat, axis=batch_axes)
+    if use_bias:
+        grads["bias"] = jnp.sum(dy, axis=batch_axes)
+    return grads
+
+
+def _standardize_backward(dxhat: Array, xhat: Array, inv_sigma: Array, axes: Axes) -> Array:
+    """dL/dx from dL/dxhat for xhat = (x - mu) / sigma, means over ``axes`` (module docstring):
+    ``dx = (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma``."""
+    mean_dxhat = jnp.mean(dxhat, axis=axes, keepdims=True)
+    mean_dxhat_xhat = jnp.mean(dxhat * xhat, axis=axes, keepdims=True)
+    return inv_sigma * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+def _layer_norm_backward(params: dict, x: Array, dy: Array, axes: Axes, epsilon: float,
+                         use_scale: bool, use_bias: bool) -> tuple[dict, Array]:
+    """``(dL/dparams, dL/dx)`` of `_layer_norm_forward` for upstream ``dy`` (x's shape):
+    the affine grads, then ``dxhat = dy * scale`` carried back through the standardization.
+
+    Ba et al. 2016; derivation in the module docstring.
+    """
+    if dy.shape != x.shape:
+        raise ValueError(f"layer_norm: upstream gradient dy must have the input's shape {x.shape}, got {dy.shape}")
+    xhat, inv_sigma = _standardize(x, axes, epsilon)
+    grads = _affine_grads(dy, xhat, axes, use_scale, use_bias)
+    dxhat = dy * _broadcastable(params["scale"], x.ndim, axes) if use_scale else dy
+    return grads, _standardize_backward(dxhat, xhat, inv_sigma, axes)
+
+
 def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = True,
                axis: int | Sequence[int] = -1) -> Layer:
     """Layer normalization (Ba et al. 2016): ``y = scale * (x - mu) / sigma + bias``.
@@ -101,53 +176,16 @@ def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = T
     @describe("layer_norm")
     def init_fn(key, in_shape):
         in_shape = tuple(in_shape)
-        axes = _normalized_axes(axes_spec, len(in_shape) + 1)
-        features = _feature_shape((None, *in_shape), axes)
-        params = {}
-        if use_scale:
-            params["scale"] = jnp.ones(features)
-        if use_bias:
-            params["bias"] = jnp.zeros(features)
-        return in_shape, params
-
-    def check(params, x) -> Axes:
-        axes = _normalized_axes(axes_spec, x.ndim)
-        features = _feature_shape(x.shape, axes)
-        for name in ("scale", "bias"):
-            if name in params and params[name].shape != features:
-                raise ValueError(f"layer_norm: input of shape {x.shape} normalized over axes {axes} has "
-                                 f"features {features}, but params[{name!r}] has shape {params[name].shape}; "
-                                 f"expected input (N, ..., {', '.join(map(str, params[name].shape))})")
-        return axes
+        return in_shape, _init_params(in_shape, axes_spec, use_scale, use_bias)
 
     def apply_fn(params, x, **_):
-        """y = scale * xhat + bias, xhat = (x - mean) / sqrt(var + epsilon) over ``axes``."""
-        axes = check(params, x)
-        y, _ = _standardize(x, axes, epsilon)
-        if use_scale:
-            y = y * _broadcastable(params["scale"], x.ndim, axes)
-        if use_bias:
-            y = y + _broadcastable(params["bias"], x.ndim, axes)
-        return y
+        """y = scale * xhat + bias, xhat = (x - mean) / sqrt(var + epsilon) over the axes."""
+        axes = _checked_axes(axes_spec, params, x)
+        return _layer_norm_forward(params, x, axes, epsilon, use_scale, use_bias)
 
     def backward_fn(params, x, dy, **_):
-        """dscale = sum dy*xhat, dbias = sum dy, dx = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sigma.
-
-        Ba et al. 2016; derivation in the module docstring.
-        """
-        axes = check(params, x)
-        if dy.shape != x.shape:
-            raise ValueError(f"layer_norm: upstream gradient dy must have the input's shape {x.shape}, got {dy.shape}")
-        xhat, inv_sigma = _standardize(x, axes, epsilon)
-        batch_axes = tuple(i for i in range(x.ndim) if i - x.ndim not in axes)
-        grads = {}
-        if use_scale:
-            grads["scale"] = jnp.sum(dy * xhat, axis=batch_axes)
-        if use_bias:
-            grads["bias"] = jnp.sum(dy, axis=batch_axes)
-        dxhat = dy * _broadcastable(params["scale"], x.ndim, axes) if use_scale else dy
-        mean_dxhat = jnp.mean(dxhat, axis=axes, keepdims=True)
-        mean_dxhat_xhat = jnp.mean(dxhat * xhat, axis=axes, keepdims=True)
-        return grads, inv_sigma * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+        """dscale = sum dy*xhat, dbias = sum dy, dx = (dxhat - mean dxhat - xhat mean(dxhat xhat)) / sigma."""
+        axes = _checked_axes(axes_spec, params, x)
+        return _layer_norm_backward(params, x, dy, axes, epsilon, use_scale, use_bias)
 
     return Layer(init_fn, apply_fn, backward_fn)
