@@ -232,6 +232,83 @@ _adam_fit = jax.jit(_adam_fit_impl, static_argnames=("objective", "num_steps"))
 LOGISTIC_METHODS = ("newton", "adam")
 
 
+def _check_logistic_labels(y: Array, n_examples: int, method: str, num_classes: int | None,
+                           multinomial: bool | None) -> tuple[int, bool]:
+    """Checks ``method`` and the labels y: (N,) integers in ``[0, C)``, ``C >= 2`` (``C`` is
+    ``num_classes``, by default ``max(y) + 1``). Returns ``(C, multinomial)``, multinomial
+    by default when ``C > 2``."""
+    if method not in LOGISTIC_METHODS:
+        raise ValueError(f"unknown method {method!r}; expected one of "
+                         f"{', '.join(LOGISTIC_METHODS)}")
+    if y.ndim != 1 or not jnp.issubdtype(y.dtype, jnp.integer):
+        raise ValueError(f"y must be integer class labels of shape ({n_examples},), got shape "
+                         f"{y.shape} and dtype {y.dtype}")
+    classes = int(jnp.max(y)) + 1 if num_classes is None else num_classes
+    if classes < 2 or int(jnp.min(y)) < 0 or int(jnp.max(y)) >= classes:
+        raise ValueError(f"y must hold labels in [0, num_classes) with num_classes >= 2; got "
+                         f"labels in [{int(jnp.min(y))}, {int(jnp.max(y))}] and "
+                         f"num_classes={classes}")
+    multinomial = classes > 2 if multinomial is None else multinomial
+    if not multinomial and classes > 2:
+        raise ValueError(f"multinomial=False needs 2 classes, got num_classes={classes}")
+    return classes, multinomial
+
+
+def _minimize_logistic(objective, params: dict, args: tuple, method: str, *, tol: float,
+                       max_iter: int, learning_rate: float, num_steps: int) -> MinimizeResult:
+    """Minimizes a logistic objective from ``params``.
+
+    ``"newton"``: ``minimize(method="newton")``, at most ``max_iter`` iterations to
+    ``||grad|| <= tol``; on the cross-entropy the Newton step is IRLS, a weighted least-squares
+    solve with ``H = X^T diag(p(1 - p)) X / N``, ``g = X^T (p - y) / N`` (Bishop, "Pattern
+    Recognition and Machine Learning", 2006, sec. 4.3.3). ``"adam"``: `_adam_fit`,
+    ``num_steps`` full-batch steps from ``learning_rate`` with cosine decay.
+    """
+    if method == "newton":
+        return minimize(objective, params, "newton", args=args, tol=tol, max_iter=max_iter)
+    return _adam_fit(objective, num_steps, params, args, learning_rate, tol)
+
+
+def _fit_binary_logistic(x: Array, y: Array, method: str,
+                         **solver) -> tuple[LogisticModel, MinimizeResult]:
+    """Binary fit of `binary_logistic_objective` from W = 0 (D,), b = 0 (); y: (N,) in {0, 1}.
+    ``solver``: the options of `_minimize_logistic`."""
+    params = {"W": jnp.zeros(x.shape[1], x.dtype), "b": jnp.zeros((), x.dtype)}
+    result = _minimize_logistic(binary_logistic_objective, params, (x, y.astype(x.dtype)),
+                                method, **solver)
+    return LogisticModel(**result.x), result
+
+
+def _with_reference_class(weights: Array, bias: Array) -> tuple[Array, Array]:
+    """W (D, C-1), b (C-1,) of `_reference_class_objective` -> W (D, C), b (C,) with class 0's
+    column and entry zero."""
+    weights = jnp.concatenate([jnp.zeros((weights.shape[0], 1), weights.dtype), weights], axis=1)
+    bias = jnp.concatenate([jnp.zeros(1, bias.dtype), bias])
+    return weights, bias
+
+
+def _fit_multinomial_logistic(x: Array, y: Array, classes: int, method: str,
+                              **solver) -> tuple[LogisticModel, MinimizeResult]:
+    """Multinomial fit over ``classes`` = C classes from zero, reported as the sum-to-zero
+    representative (`_centred`); y: (N,) integer labels.
+
+    Newton fits `_reference_class_objective` (W (D, C-1): class 0's logits pinned to zero,
+    since along the softmax's redundant direction ``H`` is singular); Adam fits
+    `multinomial_logistic_objective` (W (D, C)). ``solver``: options of `_minimize_logistic`.
+    """
+    if method == "newton":
+        objective, n_free = _reference_class_objective, classes - 1
+    else:
+        objective, n_free = multinomial_logistic_objective, classes
+    params = {"W": jnp.zeros((x.shape[1], n_free), x.dtype), "b": jnp.zeros(n_free, x.dtype)}
+    result = _minimize_logistic(objective, params, (x, y), method, **solver)
+    weights, bias = result.x["W"], result.x["b"]
+    if method == "newton":
+        weights, bias = _with_reference_class(weights, bias)
+    model = _centred(weights, bias)
+    return model, result._replace(x=model._asdict())
+
+
 def fit_logistic_regression(x: Array, y: Array, *, method: str = "newton",
                             num_classes: int | None = None, multinomial: bool | None = None,
                             tol: float = 1e-10, max_iter: int = 100,
@@ -246,7 +323,8 @@ def fit_logistic_regression(x: Array, y: Array, *, method: str = "newton",
     method:
       ``"newton"``: ``minimize(method="newton")`` from zero, ``||grad|| <= tol`` within
         ``max_iter`` iterations. For this loss the Newton step is IRLS (iteratively
-        reweighted least squares): ``H = X^T diag(p(1 - p)) X / N``, ``g = X^T (p - y) / N``.
+        reweighted least squares; Bishop, PRML, sec. 4.3.3): ``H = X^T diag(p(1 - p)) X / N``,
+        ``g = X^T (p - y) / N``.
         The multinomial fit pins class 0's logits to zero (the softmax is otherwise
         invariant along one direction, making ``H`` singular), then reports the
         sum-to-zero representative.
@@ -261,44 +339,9 @@ def fit_logistic_regression(x: Array, y: Array, *, method: str = "newton",
     separable; on separable data ``W`` grows without bound and ``converged`` stays False.
     """
     x, y = _check_xy(x, y)
-    if method not in LOGISTIC_METHODS:
-        raise ValueError(f"unknown method {method!r}; expected one of "
-                         f"{', '.join(LOGISTIC_METHODS)}")
-    if y.ndim != 1 or not jnp.issubdtype(y.dtype, jnp.integer):
-        raise ValueError(f"y must be integer class labels of shape ({x.shape[0]},), got shape "
-                         f"{y.shape} and dtype {y.dtype}")
-    classes = int(jnp.max(y)) + 1 if num_classes is None else num_classes
-    if classes < 2 or int(jnp.min(y)) < 0 or int(jnp.max(y)) >= classes:
-        raise ValueError(f"y must hold labels in [0, num_classes) with num_classes >= 2; got "
-                         f"labels in [{int(jnp.min(y))}, {int(jnp.max(y))}] and "
-                         f"num_classes={classes}")
-    multinomial = classes > 2 if multinomial is None else multinomial
-    if not multinomial and classes > 2:
-        raise ValueError(f"multinomial=False needs 2 classes, got num_classes={classes}")
-    n_features, dtype = x.shape[1], x.dtype
-
-    if not multinomial:
-        params = {"W": jnp.zeros(n_features, dtype), "b": jnp.zeros((), dtype)}
-        args = (x, y.astype(dtype))
-        if method == "newton":
-            result = minimize(binary_logistic_objective, params, "newton", args=args, tol=tol,
-                              max_iter=max_iter)
-        else:
-            result = _adam_fit(binary_logistic_objective, num_steps, params, args,
-                               learning_rate, tol)
-        return LogisticModel(**result.x), result
-
-    if method == "newton":
-        params = {"W": jnp.zeros((n_features, classes - 1), dtype),
-                  "b": jnp.zeros(classes - 1, dtype)}
-        result = minimize(_reference_class_objective, params, "newton", args=(x, y), tol=tol,
-                          max_iter=max_iter)
-        weights = jnp.concatenate([jnp.zeros((n_features, 1), dtype), result.x["W"]], axis=1)
-        bias = jnp.concatenate([jnp.zeros(1, dtype), result.x["b"]])
-    else:
-        params = {"W": jnp.zeros((n_features, classes), dtype), "b": jnp.zeros(classes, dtype)}
-        result = _adam_fit(multinomial_logistic_objective, num_steps, params, (x, y),
-                           learning_rate, tol)
-        weights, bias = result.x["W"], result.x["b"]
-    model = _centred(weights, bias)
-    return model, result._replace(x=model._asdict())
+    classes, multinomial = _check_logistic_labels(y, x.shape[0], method, num_classes,
+                                                  multinomial)
+    solver = dict(tol=tol, max_iter=max_iter, learning_rate=learning_rate, num_steps=num_steps)
+    if multinomial:
+        return _fit_multinomial_logistic(x, y, classes, method, **solver)
+    return _fit_binary_logistic(x, y, method, **solver)
