@@ -18,6 +18,7 @@ from jax import Array
 
 from jaxnn import activations, losses
 from jaxnn.layers import Layer
+from jaxnn.layers.base import check_params
 
 Metrics = Callable[[Array, Array], dict]
 
@@ -34,9 +35,14 @@ def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
     """``model.apply(params, x)`` in inference mode, in chunks of ``batch_size`` rows
     (padded, one compiled program) so large inputs need bounded memory.
 
-    x: (N, ...) -> (N, ...out) .
+    x: (N, ...) -> (N, ...out).  Checks first that ``x`` and ``params`` fit the model.
     """
-    x = jnp.asarray(x)
+    x = as_numbers("predict: x", x)
+    check_model_inputs(model, params, x, "predict")
+    return _predict_in_chunks(model, params, x, batch_size)
+
+
+def _predict_in_chunks(model: Layer, params, x: Array, batch_size: int) -> Array:
     n = x.shape[0]
     chunk = max(1, min(batch_size, n))
     n_chunks = math.ceil(n / chunk)
@@ -64,7 +70,7 @@ def evaluate(model: Layer, params, loss, x, y, *, metrics: Metrics | None = None
     data first (`check_data`); returns Python floats (one host sync).
     """
     loss_fn = losses.get(loss)
-    x, y = jnp.asarray(x), jnp.asarray(y)
+    x, y = as_numbers("evaluate: x", x), as_numbers("evaluate: y", y)
     check_data(model, params, loss_fn, x, y, "evaluate")
     return score(model, params, loss_fn, x, y, metrics=metrics, batch_size=batch_size)
 
@@ -72,9 +78,27 @@ def evaluate(model: Layer, params, loss, x, y, *, metrics: Metrics | None = None
 def score(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, *,
           metrics: Metrics | None = None, batch_size: int = 1024) -> dict[str, float]:
     """`evaluate` without the data checks, for data already checked (`fit`'s validation set)."""
-    pred = predict(model, params, x, batch_size=batch_size)
+    pred = _predict_in_chunks(model, params, x, batch_size)
     result = {"loss": loss_fn.value(pred, y), **(metrics or default_metrics(loss_fn))(pred, y)}
     return {name: float(value) for name, value in jax.device_get(result).items()}
+
+
+def as_numbers(name: str, values) -> Array:
+    """``values`` on the device, or ValueError if they are not numbers (strings, objects)."""
+    array = np.asarray(values)
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
+        raise ValueError(f"{name} must be numbers, got dtype {array.dtype}; encode string labels as integers "
+                         f"0..C-1 first (e.g. np.unique(y, return_inverse=True)[1])")
+    return jnp.asarray(array)
+
+
+def check_model_inputs(model: Layer, params, x: Array, what: str) -> jax.ShapeDtypeStruct:
+    """The output shape of one example; ValueError (no compiling) if ``x`` does not fit the
+    model (the layers name the layout they expect) or ``params`` are not this model's."""
+    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
+    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)
+    check_params(model, params, x.shape[1:], what)  # params of another width would run silently
+    return out
 
 
 def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, what: str) -> None:
@@ -88,8 +112,7 @@ def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, w
         raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
     if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
         raise ValueError(f"{what}: y contains NaN or inf")
-    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
-    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)  # layers name shape errors
+    out = check_model_inputs(model, params, x, what)
     predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
     jax.eval_shape(loss_fn.value, predictions, y)  # the loss names target shape/dtype errors
     if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:

@@ -33,9 +33,9 @@ import optax
 from jax import Array
 
 from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim
-from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
+from jaxnn.evaluation import as_numbers, check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
-from jaxnn.util import all_finite, copy_tree
+from jaxnn.util import all_finite, as_int, copy_tree
 
 
 class Objective(NamedTuple):
@@ -258,21 +258,48 @@ def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_siz
 def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batch_size,
                     checkpoint_dir, checkpoint_every) -> tuple:
     """``((x, y), validation)`` on the device, after every check that needs no compiling."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
+    if as_int(epochs) is None or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
-    if checkpoint_every is not None and (checkpoint_dir is None or isinstance(checkpoint_every, bool)
-                                         or not isinstance(checkpoint_every, int) or checkpoint_every < 1):
+    if checkpoint_every is not None and (checkpoint_dir is None or as_int(checkpoint_every) is None
+                                         or checkpoint_every < 1):
         raise ValueError(f"fit: checkpoint_every must be a positive int and needs checkpoint_dir, "
                          f"got checkpoint_every={checkpoint_every!r}, checkpoint_dir={checkpoint_dir!r}")
-    x, y = jnp.asarray(x), jnp.asarray(y)
+    x, y = as_numbers("fit: x", x), as_numbers("fit: y", y)
     check_data(objective.model, params, objective.loss, x, y, "fit")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= x.shape[0]:
+    if as_int(batch_size) is None or not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
                          f"examples), got {batch_size!r}")
     if validation is not None:
-        validation = jnp.asarray(validation[0]), jnp.asarray(validation[1])
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise ValueError(f"fit: validation must be a pair (x_val, y_val), got {type(validation).__name__}"
+                             f"{'' if not hasattr(validation, 'shape') else f' of shape {validation.shape}'}")
+        validation = as_numbers("fit: validation x", validation[0]), as_numbers("fit: validation y", validation[1])
         check_data(objective.model, params, objective.loss, *validation, "fit(validation=...)")
     return (x, y), validation
+
+
+def _as_key(key) -> Array:
+    """A typed PRNG key; an int is a seed (``jax.random.key(key)``); a legacy uint32 key passes."""
+    if as_int(key) is not None:
+        return jax.random.key(key)
+    if isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
+                                       or (key.dtype == jnp.uint32 and key.shape == (2,))):
+        return key
+    raise ValueError(f"fit: key must be a PRNG key such as jax.random.key(0), or an int seed; got {key!r}")
+
+
+def _as_optimizer(optimizer) -> optax.GradientTransformation:
+    """An optax-protocol transformation; a name means that optimizer with its default
+    learning rate (`optim.by_name`, `optim.DEFAULT_LEARNING_RATES`)."""
+    if isinstance(optimizer, str):
+        return _named_optimizer(optimizer)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise ValueError(f"fit: optimizer must be an optax-protocol transformation such as optim.adam(1e-3), "
+                         f"or a name from {optim.NAMES}; got {type(optimizer).__name__}")
+    return optimizer
+
+
+_named_optimizer = functools.lru_cache(maxsize=None)(optim.by_name)  # one object per name: no recompiles
 
 
 def _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, extra) -> list:
@@ -323,9 +350,9 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
 
     ``loss``: a name, a function or a `losses.Loss`; ``optimizer``: any optax-protocol
-    transformation.  ``x, y`` go on the device once; the last partial batch of each
-    epoch's permutation is dropped.  ``key`` shuffles and drives dropout: the same key
-    gives a bit-identical run on CPU.  ``grad`` (``"autodiff"`` or the hand-derived
+    transformation, or a name (that optimizer at its default learning rate).  ``x, y`` go on the device once; the last partial batch of each
+    epoch's permutation is dropped.  ``key`` (or an int seed) shuffles and drives dropout:
+    the same key gives a bit-identical run on CPU.  ``grad`` (``"autodiff"`` or the hand-derived
     ``"backprop"``) and ``l2`` (``l2/2 sum ||W||^2`` over weights) complete the `Objective`.
     ``validation=(x_val, y_val)`` is scored after every epoch with ``metrics(pred, y) ->
     dict`` (default: the loss's head metric).  ``patience``, ``min_delta``, ``restore_best``:
@@ -338,7 +365,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     History: ``epoch``, ``loss``, ``val_<name>``, ``time`` (seconds per epoch), plus
     ``lr_scale``, ``stopped_early``, ``best_epoch``, ``nan_epoch`` when they apply.
     """
-    goal = objective(model, loss, grad=grad, l2=l2)
+    goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), _as_key(key), _as_optimizer(optimizer)
     data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every)
     hooks = _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, callbacks)
     for hook in hooks:

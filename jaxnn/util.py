@@ -4,6 +4,7 @@ Depends on jax only, so every layer of the house (optim included) may import it.
 """
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import jax
@@ -16,11 +17,23 @@ def is_concrete(*values: Any) -> bool:
     return not any(isinstance(value, jax.core.Tracer) for value in values)
 
 
+def as_int(value: Any) -> int | None:
+    """``value`` as a Python int if it is an integer (numpy's included, bools not), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def check_positive_int(name: str, value: Any) -> int:
-    """``value`` if it is a positive int (not a bool), else ValueError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+    """``value`` as an int if it is a positive integer (numpy's included, not a bool), else
+    ValueError naming ``name``."""
+    number = as_int(value)
+    if number is None or number < 1:
         raise ValueError(f"{name} must be a positive int, got {name}={value!r}")
-    return value
+    return number
 
 
 def is_weight(leaf: Array) -> bool:

@@ -311,3 +311,55 @@ def test_early_stopping_on_accuracy_maximizes_it(model, params, data):
     _, history = run(model, params, data, epochs=8, validation=(x, y), patience=3, monitor="val_accuracy")
     best = history.get("best_epoch")
     assert best is not None and history["val_accuracy"][best - 1] == max(history["val_accuracy"][:best])
+
+
+def test_params_of_another_width_are_refused_naming_layer_and_shapes(model, data):
+    """A 16-unit model's apply runs with an 8-unit model's params (the matmul fits); the
+    checks before tracing catch it in fit, evaluate and predict."""
+    x, y = data
+    wider = models.mlp([16, N_CLASSES], activation="tanh")
+    narrow_params = model.init(jax.random.key(0), (N_FEATURES,))[1]
+    message = r"params\[0\]\['W'\] of layer 'dense' has shape \(5, 8\), but this model makes \(5, 16\)"
+    with pytest.raises(ValueError, match="fit: " + message):
+        run(wider, narrow_params, data)
+    with pytest.raises(ValueError, match="evaluate: " + message):
+        train.evaluate(wider, narrow_params, "softmax_cross_entropy", x, y)
+    with pytest.raises(ValueError, match="predict: " + message):
+        train.predict(wider, narrow_params, x)
+    with pytest.raises(ValueError, match="serial of 3 layers expects a tuple of 3 params, got 1"):
+        run(model, narrow_params[:1], data)
+    from jaxnn.layers.base import check_params
+
+    with pytest.raises(ValueError, match=r"params hold arrays at \[0\]\['W'\], \[0\]\['b'\], but this model makes \[0\]"):
+        check_params(model, narrow_params[:1] + ((), {}), (N_FEATURES,), "check")
+
+
+def test_convenient_forms_of_key_optimizer_and_integers(model, params, data):
+    """An int key is a seed, an optimizer name is that optimizer at its default learning
+    rate, numpy integers are integers."""
+    from jaxnn import optim
+
+    a, _ = train.fit(model, params, "softmax_cross_entropy", "adam", *data, epochs=np.int64(2),
+                     batch_size=np.int64(16), key=1, progress=False)
+    b, _ = train.fit(model, params, "softmax_cross_entropy", optim.adam(optim.DEFAULT_LEARNING_RATES["adam"]),
+                     *data, epochs=2, batch_size=16, key=jax.random.key(1), progress=False)
+    assert_trees_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"key": 0.5}, "key must be a PRNG key"),
+    ({"key": "seed"}, "key must be a PRNG key"),
+    ({"optimizer": "adamax"}, "unknown optimizer 'adamax'"),
+    ({"optimizer": len}, "optimizer must be an optax-protocol transformation"),
+    ({"validation": np.zeros((10, N_FEATURES))}, r"validation must be a pair \(x_val, y_val\), got ndarray"),
+    ({"y": np.array(["a", "b", "c"] * 32)}, "fit: y must be numbers, got dtype <U1"),
+    ({"batch_size": 16.0}, "batch_size must be an int"),
+    ({"epochs": True}, "epochs must be a non-negative int"),
+])
+def test_ordinary_mistakes_get_a_value_error_that_names_them(model, params, data, options, message):
+    x, y = data
+    options = {"key": jax.random.key(1), "optimizer": OPTIMIZER, "y": y, **options}
+    optimizer, targets = options.pop("optimizer"), options.pop("y")
+    with pytest.raises(ValueError, match=message):
+        train.fit(model, params, "softmax_cross_entropy", optimizer, x, targets,
+                  **{"epochs": 1, "batch_size": 16, "progress": False, **options})

@@ -15,9 +15,11 @@ It receives the same ``key`` and ``train`` as the forward call, so stochastic la
 """
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, NamedTuple, Sequence
 
 import jax
+import jax.numpy as jnp
 from jax import Array
 
 Shape = tuple[int, ...]
@@ -139,3 +141,43 @@ def residual(block: Layer) -> Layer:
         return grads, dy + dx_block
 
     return Layer(init_fn, apply_fn, backward_fn)
+
+
+@functools.lru_cache(maxsize=256)
+def _init_layout(layer: Layer, in_shape: Shape) -> tuple:
+    """``((path, shape), ...)`` of the params ``layer.init`` makes, traced abstractly."""
+    params = jax.eval_shape(lambda key: layer.init(key, in_shape)[1], jax.random.key(0))
+    return tuple((jax.tree_util.keystr(path), tuple(leaf.shape))
+                 for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0])
+
+
+def _layer_at(layer: Layer, path: str) -> str:
+    """The name of the sub-layer that owns the param at ``path`` (``"dense"``, ``"conv2d"``...)."""
+    for part in path.strip("[]").split("]["):
+        if not part.isdigit() or int(part) >= len(layer.children):
+            break
+        layer = layer.children[int(part)]
+    return layer.name
+
+
+def check_params(layer: Layer, params: Params, in_shape: Shape, what: str) -> None:
+    """ValueError unless ``params`` holds the arrays ``layer.init(key, in_shape)`` makes, at
+    the same places and of the same shapes, naming the layer, the param, the expected and
+    the actual shape (lists and tuples are interchangeable).
+
+    ``apply`` alone cannot tell: a dense layer's matmul runs with a wider ``W`` as long as
+    its input width fits, so a 16-unit model would silently run a 32-unit model's params.
+    Cheap: the expected layout is cached per layer and input shape.
+    """
+    expected = _init_layout(layer, tuple(in_shape))
+    got = tuple((jax.tree_util.keystr(path), tuple(jnp.shape(leaf)))
+                for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0])
+    inputs = f"inputs (N, {', '.join(map(str, in_shape))})"
+    if [path for path, _ in got] != [path for path, _ in expected]:
+        raise ValueError(f"{what}: params hold arrays at {', '.join(p for p, _ in got) or 'no place'}, but this "
+                         f"model makes {', '.join(p for p, _ in expected)} for {inputs}; pass the params of "
+                         f"this model's init")
+    for (path, want), (_, shape) in zip(expected, got):
+        if shape != want:
+            raise ValueError(f"{what}: params{path} of layer {_layer_at(layer, path)!r} has shape {shape}, "
+                             f"but this model makes {want} for {inputs}; were the params made for another model?")

@@ -19,7 +19,7 @@ from jaxnn.optim.base import (
     skip_nonfinite, weights_only_mask,
 )
 from jaxnn.optim.first_order import (
-    NAMES, OPTIMIZERS, EmaState, ScaleByAdamState, ScaleByLionState, ScaleByRmsState, ScaleByRssState,
+    DEFAULT_LEARNING_RATES, NAMES, OPTIMIZERS, EmaState, ScaleByAdamState, ScaleByLionState, ScaleByRmsState, ScaleByRssState,
     TraceState, adagrad, by_name, adam, adamw, amsgrad, ema, lion, momentum, nadam, rmsprop, scale_by_adam,
     scale_by_amsgrad, scale_by_lion, scale_by_rms, scale_by_rss, sgd, trace,
 )
@@ -43,7 +43,7 @@ __all__ = [
     "ScaleByAdamState", "ScaleByLionState",
     # optimizers
     "sgd", "momentum", "adagrad", "rmsprop", "adam", "nadam", "adamw", "amsgrad", "lion",
-    "OPTIMIZERS", "NAMES", "by_name",
+    "OPTIMIZERS", "NAMES", "by_name", "DEFAULT_LEARNING_RATES",
     # schedules
     "constant", "exponential_decay", "step_decay", "cosine_decay", "warmup_cosine",
     "one_cycle", "reduce_on_plateau", "ReduceOnPlateau", "ReduceOnPlateauState",

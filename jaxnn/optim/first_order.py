@@ -373,8 +373,14 @@ OPTIMIZERS = {"sgd": sgd, "momentum": momentum, "adagrad": adagrad, "rmsprop": r
 NAMES: tuple[str, ...] = tuple(OPTIMIZERS)
 
 
-def by_name(name: str, learning_rate: ScalarOrSchedule) -> GradientTransformation:
-    """``OPTIMIZERS[name](learning_rate)`` with the other hyper-parameters at their defaults."""
+# Keras's default learning rates (PyTorch's too, where it has one): what a bare name means.
+DEFAULT_LEARNING_RATES = {"sgd": 1e-2, "momentum": 1e-2, "adagrad": 1e-3, "rmsprop": 1e-3, "adam": 1e-3,
+                          "adamw": 1e-3, "nadam": 1e-3, "amsgrad": 1e-3, "lion": 1e-4}
+
+
+def by_name(name: str, learning_rate: ScalarOrSchedule | None = None) -> GradientTransformation:
+    """``OPTIMIZERS[name](learning_rate)`` with the other hyper-parameters at their defaults;
+    ``learning_rate=None`` takes `DEFAULT_LEARNING_RATES` (Keras's defaults)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(NAMES)}")
-    return OPTIMIZERS[name](learning_rate)
+    return OPTIMIZERS[name](DEFAULT_LEARNING_RATES[name] if learning_rate is None else learning_rate)
