@@ -8,17 +8,29 @@ measurement, figure, verdict.  This module holds the plumbing around that::
     fig, ax = common.figure("title", "x (unit)", "y (unit)")
     ...
     common.save_figure(fig, run.out / "curve.png")
-    return common.finish(run, results, "the summary", reproduced=...)  # the exit status
+    checks = [common.check("test accuracy", accuracy, ">=", TARGET_ACCURACY)]
+    return common.finish(run, results, "the summary", checks=checks)  # the exit status
 
-``finish`` writes ``<out>/results.json`` and prints the summary line ``<name>: ...`` that
-``run_all.py`` puts in the report; the status is 1 when the claim is not reproduced in a
-full run.  ``--quick`` runs a smaller version that checks the script end to end: its
-numbers are not judged against the claim's thresholds (status 0 unless it crashes).
+The script's docstring: its first line is the claim (course, section, paper), its second
+paragraph the setup in two sentences; the report shows both.  ``finish`` writes
+``<out>/results.json`` (the claim, the setup, the checks with their thresholds, the
+figures, the verdict, the time, the command) and prints the summary line ``<name>: ...``;
+the status is 1 when the claim is not reproduced in a full run: every measured check
+must pass (a check whose value was not measured, such as a PyTorch comparison without
+PyTorch, says so and does not count).  ``--quick`` runs a smaller version that checks the
+script end to end: its numbers are not judged (status 0 unless it crashes).
+
+Scripts are in jupytext's percent format (``# %%`` cells): they open as notebooks and run
+as plain scripts; `exit_with` ends a script with its status but leaves a notebook kernel
+alive.  Every file is written to a temporary name and renamed, so nothing is half-written.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
@@ -32,6 +44,7 @@ class Run(NamedTuple):
     quick: bool         # the small end-to-end check; the claim is not judged
     seed: int           # every key and generator of the script derives from it
     started: float      # time.perf_counter() at start
+    doc: str = ""       # the script's docstring: claim (first line), setup (second paragraph)
 
 
 def start(script: str, doc: str, argv: list[str] | None = None) -> Run:
@@ -44,11 +57,26 @@ def start(script: str, doc: str, argv: list[str] | None = None) -> Run:
     parser.add_argument("--out", type=Path, default=Path("runs") / name,
                         help=f"folder for results.json and the figures (default: runs/{name})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every key and generator (default 0)")
+    if argv is None and in_notebook():
+        argv = []  # a kernel's own arguments are not the script's
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; seed {args.seed}"
           f"{'; --quick: a smaller run, the claim is not judged' if args.quick else ''}\n")
-    return Run(name, args.out, args.quick, args.seed, time.perf_counter())
+    return Run(name, args.out, args.quick, args.seed, time.perf_counter(), doc)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (the script opened as a notebook)."""
+    return "ipykernel" in sys.modules
+
+
+def exit_with(status: int) -> None:
+    """End a script with ``status`` (``run_all`` reads it); in a notebook, only report it."""
+    if in_notebook():
+        print(f"exit status {status}")
+    else:
+        raise SystemExit(status)
 
 
 def timed(fn: Callable, *args, **kwargs) -> tuple[Any, float]:
@@ -63,9 +91,30 @@ def _plain(value):
     return value.tolist() if hasattr(value, "tolist") else str(value)
 
 
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
 def write_results(path: Path, results: dict) -> Path:
-    path.write_text(json.dumps(results, indent=2, default=_plain))
+    """Strict JSON (NaN and inf become null), written to a temporary file and renamed."""
+    text = json.dumps(_finite(results), indent=2, default=_plain, allow_nan=False)
+    temporary = _temporary(path)
+    temporary.write_text(text)
+    os.replace(temporary, path)
     return path
+
+
+def _finite(value):
+    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {key: _finite(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return _finite(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # --- figures: one style for all -------------------------------------------------------------
@@ -119,7 +168,9 @@ def save_figure(fig, path: Path) -> Path:
         if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    temporary = _temporary(path)
+    fig.savefig(temporary, dpi=120, format=path.suffix.lstrip(".") or "png")
+    os.replace(temporary, path)
     _pyplot().close(fig)
     print(f"   -> {path}")
     return path
@@ -127,15 +178,50 @@ def save_figure(fig, path: Path) -> Path:
 
 # --- verdict ---------------------------------------------------------------------------------
 
-def finish(run: Run, results: dict, summary: str, reproduced: bool) -> int:
-    """Write ``results.json`` (with the verdict), print the summary line ``<name>: <summary>``
-    and return the exit status: 1 when a full run does not reproduce the claim, else 0."""
+class Check(NamedTuple):
+    """One measured number against the claim's threshold, as the report shows it."""
+    name: str                 # what was measured, with its unit
+    value: float | None       # None: not measured here (e.g. PyTorch not installed)
+    target: str               # e.g. ">= 0.97"
+    passed: bool | None       # None when not measured
+
+
+_COMPARE = {">=": lambda a, b: a >= b, ">": lambda a, b: a > b, "<=": lambda a, b: a <= b,
+            "<": lambda a, b: a < b, "==": lambda a, b: a == b}
+
+
+def check(name: str, value, op: str, threshold) -> Check:
+    """``Check(name, value, "op threshold", value op threshold)``; ``value=None`` is not measured."""
+    if value is None:
+        return Check(name, None, f"{op} {threshold:g}", None)
+    value = float(value)
+    return Check(name, value, f"{op} {threshold:g}", bool(_COMPARE[op](value, threshold)))
+
+
+def claim_and_setup(doc: str) -> tuple[str, str]:
+    """The docstring's first line (the claim) and second paragraph (the setup), unwrapped."""
+    paragraphs = [" ".join(p.split()) for p in (doc or "").strip().split("\n\n")]
+    return paragraphs[0] if paragraphs else "", paragraphs[1] if len(paragraphs) > 1 else ""
+
+
+def finish(run: Run, results: dict, summary: str, reproduced: bool | None = None,
+           checks: list[Check] = ()) -> int:
+    """Write ``results.json`` (claim, setup, checks, figures, verdict, time, command), print the
+    summary line ``<name>: <summary>`` and return the exit status: 1 when a full run does not
+    reproduce the claim, else 0.  ``reproduced`` defaults to: every measured check passed."""
     seconds = time.perf_counter() - run.started
+    measured = [c for c in checks if c.passed is not None]
+    if reproduced is None:
+        reproduced = bool(measured) and all(c.passed for c in measured)
     if run.quick:
         verdict = "--quick run: claim not judged"
     else:
         verdict = "claim reproduced" if reproduced else "claim NOT reproduced"
-    write_results(run.out / "results.json", {**results, "reproduced": reproduced, "quick": run.quick,
-                                             "seed": run.seed, "seconds": seconds})
+    claim, setup = claim_and_setup(run.doc)
+    figures = sorted(p.name for p in run.out.glob("*.png"))
+    write_results(run.out / "results.json", {
+        **results, "claim": claim, "setup": setup, "checks": [c._asdict() for c in checks],
+        "figures": figures, "summary": summary, "reproduced": reproduced, "quick": run.quick,
+        "seed": run.seed, "seconds": seconds, "command": f"python experiments/{run.name}.py"})
     print(f"\n{run.name}: {summary}; {seconds:.1f} s in all ({verdict})")
     return 0 if run.quick or reproduced else 1
