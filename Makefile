@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.jaxnn-installed
 
-.PHONY: install demo test bench experiments clean
+.PHONY: install demo test bench experiments notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ bench: install
 
 experiments: install
 	$(PY) experiments/run_all.py
+
+notebooks: install
+	$(PY) -m pip install --quiet -e ".[notebooks]"
+	$(PY) experiments/make_notebooks.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .hypothesis

@@ -38,6 +38,10 @@ from typing import Any, Callable, NamedTuple
 import jax
 
 
+# The arguments a script gets when it runs as a notebook (make_notebooks.py sets them).
+NOTEBOOK_ARGUMENTS: list[str] = []
+
+
 class Run(NamedTuple):
     name: str           # the script's stem, e.g. "cnn_digits"
     out: Path           # where results.json and the figures go
@@ -58,7 +62,7 @@ def start(script: str, doc: str, argv: list[str] | None = None) -> Run:
                         help=f"folder for results.json and the figures (default: runs/{name})")
     parser.add_argument("--seed", type=int, default=0, help="seed of every key and generator (default 0)")
     if argv is None and in_notebook():
-        argv = []  # a kernel's own arguments are not the script's
+        argv = list(NOTEBOOK_ARGUMENTS)  # a kernel's own arguments are not the script's
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; seed {args.seed}"
@@ -168,6 +172,10 @@ def save_figure(fig, path: Path) -> Path:
         if ax.get_legend() is None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     fig.tight_layout()
+    if in_notebook():  # executed as a notebook: show the figure in the cell's output too
+        from IPython.display import display
+
+        display(fig)
     temporary = _temporary(path)
     fig.savefig(temporary, dpi=120, format=path.suffix.lstrip(".") or "png")
     os.replace(temporary, path)

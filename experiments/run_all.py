@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 HERE = Path(__file__).resolve().parent
-NOT_EXPERIMENTS = {"common", "run_all"}
+NOT_EXPERIMENTS = {"common", "run_all", "make_notebooks"}
 
 
 def experiment_names(scripts_dir: Path = HERE) -> list[str]:
