@@ -306,7 +306,7 @@ def test_killed_saves_keep_the_old_checkpoint_and_their_temporaries_get_removed(
     other_orphan.write_bytes(b"not ours")
     (tmp_path / "notes.txt").write_text("unrelated")
 
-    children = start_writers(path, 4)
+    children = start_writers(path, 3)
     held = None
     try:
         killed, alive = children[:2], children[2:]
@@ -333,7 +333,7 @@ def test_killed_saves_keep_the_old_checkpoint_and_their_temporaries_get_removed(
         stop(alive)
         os.close(held)
         held = None
-        assert len(temps_of(path)) == 3 and path.read_bytes() == previous_bytes
+        assert len(temps_of(path)) == 2 and path.read_bytes() == previous_bytes
         checkpoint.save(path, {"w": jnp.ones(3)}, {"epoch": 2})   # removes the rest
         assert temps_of(path) == []
     finally:
@@ -412,8 +412,9 @@ def test_a_cleanup_running_as_the_writer_renames_leaves_its_temporary_alone(tmp_
 # ----------------------------------------------------------------------------- paths
 
 def test_saving_onto_a_directory_says_so_and_suggests_a_file(tmp_path):
-    with pytest.raises(ValueError, match=re.escape(f"{str(tmp_path)!r}: it is a directory; pass "
-                                                   f"a file path such as {str(tmp_path / 'model.npz')!r}")):
+    expected = (f"{str(tmp_path)!r}: it is a directory; pass a file path such as "
+                f"{str(tmp_path / 'model.npz')!r}")
+    with pytest.raises(ValueError, match=re.escape(expected)):
         checkpoint.save(tmp_path, {"w": jnp.ones(2)})
     with pytest.raises(ValueError, match="names a directory; pass a file path such as"):
         checkpoint.save(f"{tmp_path}/runs/", {"w": jnp.ones(2)})
@@ -572,10 +573,9 @@ def test_nan_and_infinity_round_trip_through_strict_json(tmp_path):
 
 def test_files_with_non_strict_json_from_earlier_versions_still_load(tmp_path):
     path = checkpoint.save(tmp_path / "old.npz", {"x": 1.0}, {"loss": 1.0})
+    old_tree = {"type": "dict", "keys": ["x"], "children": [{"type": "float", "value": math.inf}]}
     rewrite_header(path, lambda h: json.dumps({**h, "metadata": {"loss": math.nan},
-                                               "tree": {"type": "dict", "keys": ["x"],
-                                                        "children": [{"type": "float",
-                                                                      "value": math.inf}]}}).encode())
+                                               "tree": old_tree}).encode())
     assert "NaN" in stored_header(path)
     tree, metadata = checkpoint.load(path)
     assert tree == {"x": math.inf} and math.isnan(metadata["loss"])
