@@ -6,6 +6,7 @@ import subprocess
 import sys
 import warnings
 
+import jax
 import pytest
 
 from jaxnn import activations, checkpoint, cli, datasets, optim, train
@@ -290,7 +291,7 @@ def test_train_a_cnn_on_digits_and_evaluate_rebuilds_it(tmp_path, capsys):
     params, meta = checkpoint.load(out / cli.MODEL_FILE)
     config = meta["config"]
     assert config["model"] == "cnn" and config["conv_features"] == [4] and config["image_shape"] == [8, 8, 1]
-    assert any(leaf.ndim == 4 for leaf in __import__("jax").tree_util.tree_leaves(params))  # a conv kernel
+    assert any(leaf.ndim == 4 for leaf in jax.tree_util.tree_leaves(params))  # a conv kernel
     assert cli.main(["evaluate", "--checkpoint", str(out / cli.MODEL_FILE)]) == 0
     assert capsys.readouterr().out.strip() == _test_line(report)
 
