@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -36,6 +35,8 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 import jax
+
+from jaxnn.util import finite_or_none
 
 
 # The arguments a script gets when it runs as a notebook (make_notebooks.py sets them).
@@ -101,24 +102,11 @@ def _temporary(path: Path) -> Path:
 
 def write_results(path: Path, results: dict) -> Path:
     """Strict JSON (NaN and inf become null), written to a temporary file and renamed."""
-    text = json.dumps(_finite(results), indent=2, default=_plain, allow_nan=False)
+    text = json.dumps(finite_or_none(results), indent=2, default=_plain, allow_nan=False)
     temporary = _temporary(path)
     temporary.write_text(text)
     os.replace(temporary, path)
     return path
-
-
-def _finite(value):
-    """``value`` with every non-finite float replaced by None (JSON has no NaN)."""
-    if isinstance(value, dict):
-        return {key: _finite(v) for key, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return _finite(value.tolist())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 # --- figures: one style for all -------------------------------------------------------------

@@ -219,8 +219,9 @@ def _append(history: dict, record: dict) -> None:
 
 
 def _nan_stop(run: Run, last_finite_params) -> Run:
-    message = (f"fit: the loss became NaN or inf in epoch {run.epoch}; stopped, returning the "
-               f"parameters from the end of epoch {run.epoch - 1}. Lower the learning rate or check the data.")
+    kept = "the initial parameters" if run.epoch == 1 else f"the parameters from the end of epoch {run.epoch - 1}"
+    message = (f"fit: the loss became NaN or inf in epoch {run.epoch}; stopped, returning {kept}. "
+               f"Lower the learning rate or check the data.")
     warnings.warn(message, RuntimeWarning, stacklevel=4)
     run.history.update(nan_epoch=run.epoch, stopped=message)
     return run._replace(state=run.state._replace(params=last_finite_params), stopped=message)

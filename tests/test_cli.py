@@ -316,3 +316,11 @@ def test_image_datasets_are_the_ones_with_an_image_shape():
     for name in bundled:
         assert (datasets.load(name).image_shape is not None) == (name in cli.IMAGE_DATASETS), name
     assert set(cli.IMAGE_DATASETS) - set(bundled) == set(datasets.MNIST_URLS)
+
+
+def test_experiments_lists_names_and_claims_and_refuses_unknown_names(capfd):
+    assert cli.main(["experiments", "--list"]) == 0
+    listing = capfd.readouterr().out
+    assert "cnn_digits" in listing and "KAUST Academy" in listing and "run_all" not in listing
+    assert cli.main(["experiments", "nosuch"]) == 2
+    assert "unknown experiment(s) nosuch; known: " in capfd.readouterr().err

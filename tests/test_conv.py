@@ -309,3 +309,20 @@ def test_initializers_by_name_as_in_dense():
                            bias_init=initializers.ones).init(jax.random.key(0), (5, 5, 2))[1]
     np.testing.assert_array_equal(np.asarray(named["W"]), np.asarray(called["W"]))
     np.testing.assert_array_equal(np.asarray(named["b"]), np.ones(4))
+
+
+def test_mixed_precision_input_and_kernel_promote_as_dense_does():
+    """float32 data into a float64 kernel (x64 on): apply promotes like a matmul, and the
+    hand backward returns each gradient in its own argument's dtype, as jax.vjp does."""
+    layer = conv2d(3, 2)
+    params = layer.init(jax.random.key(0), (5, 5, 2))[1]
+    x = jnp.asarray(np.random.default_rng(0).standard_normal((2, 5, 5, 2)), jnp.float32)
+    y = layer.apply(params, x)
+    assert y.dtype == jnp.result_type(x, params["W"])
+    _, vjp = jax.vjp(layer.apply, params, x)
+    dy = jnp.ones_like(y)
+    expected_dp, expected_dx = vjp(dy)
+    dp, dx = layer.backward(params, x, dy)
+    assert dx.dtype == x.dtype and dp["W"].dtype == params["W"].dtype
+    np.testing.assert_allclose(dx, expected_dx, rtol=1e-6)
+    np.testing.assert_allclose(dp["W"], expected_dp["W"], rtol=1e-6)

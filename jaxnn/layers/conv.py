@@ -34,9 +34,10 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, describe
+from jaxnn.layers.base import Array, Layer, check_param_dict, describe
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, effective_size,
                                  resolve_padding, window_geometry)
+from jaxnn.util import check_positive_int
 
 
 # ----------------------------------------------------------------------------------------
@@ -147,8 +148,7 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
          bias_init: str | Callable = initializers.zeros) -> Layer:
     """A channels-last convolution over ``spatial_dims`` axes (see `conv1d`, `conv2d`)."""
     name = f"conv{spatial_dims}d"
-    if not isinstance(features, int) or features < 1:
-        raise ValueError(f"{name}: features must be a positive int, got {features!r}")
+    features = check_positive_int(f"{name}: features", features)
     kernel_sizes = as_tuple(kernel_size, spatial_dims, f"{name} kernel_size")
     strides = as_tuple(stride, spatial_dims, f"{name} stride")
     dilations = as_tuple(dilation, spatial_dims, f"{name} dilation")
@@ -168,12 +168,14 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
         return (*out_sizes, features), params
 
     def checked_geometry(params, x):
+        check_param_dict(name, params, ("W", "b") if use_bias else ("W",))
         check_input(name, x.shape, spatial_dims, params["W"].shape[-2], batched=True)
         return window_geometry(name, x.shape[1:-1], windows, strides, padding)[0]
 
     def apply_fn(params, x, *, key=None, train=False):
         pads = checked_geometry(params, x)
-        y = conv_forward(x, params["W"], strides, pads, dilations)
+        dtype = jnp.result_type(x, params["W"])  # promote as dense's matmul does (float32 data, float64 kernel)
+        y = conv_forward(x.astype(dtype), params["W"].astype(dtype), strides, pads, dilations)
         return y + params["b"] if use_bias else y
 
     def backward_fn(params, x, dy, *, key=None, train=False):
@@ -186,11 +188,13 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
                     (the transposed convolution, `conv_input_grad`)
         """
         pads = checked_geometry(params, x)
-        grads = {"W": conv_kernel_grad(x, dy, kernel_sizes, strides, pads, dilations)}
+        dtype = jnp.result_type(x, params["W"])
+        kernel_grad = conv_kernel_grad(x.astype(dtype), dy.astype(dtype), kernel_sizes, strides, pads, dilations)
+        grads = {"W": kernel_grad.astype(params["W"].dtype)}
         if use_bias:
-            grads["b"] = dy.sum(axis=tuple(range(dy.ndim - 1)))
-        dx = conv_input_grad(dy, params["W"], x.shape[1:-1], strides, pads, dilations)
-        return grads, dx
+            grads["b"] = dy.sum(axis=tuple(range(dy.ndim - 1))).astype(params["b"].dtype)
+        dx = conv_input_grad(dy.astype(dtype), params["W"].astype(dtype), x.shape[1:-1], strides, pads, dilations)
+        return grads, dx.astype(x.dtype)
 
     return Layer(init_fn, apply_fn, backward_fn)
 
