@@ -23,6 +23,8 @@ import jax.numpy as jnp
 from jax.scipy.special import erf
 from jax import Array
 
+from jaxnn.util import check_number
+
 
 class Activation(NamedTuple):
     """``fn(z) -> a``; ``derivative(z) -> da/dz`` (elementwise, else None); ``vjp(z, da) -> dz``;
@@ -231,13 +233,21 @@ def get(name: str, **hyperparameters) -> Activation:
     >>> get("leaky_relu", alpha=0.2).fn(jnp.array([-1.0, 2.0]))
     Array([-0.2,  2. ], dtype=float32)
     """
-    if name not in _REGISTRY:
+    if callable(name) and not isinstance(name, str):
+        given = getattr(name, "__name__", repr(name))
+        raise ValueError(f"activations are chosen by name, got the function {given!r}; pass its name, "
+                         f"e.g. {given if given in _REGISTRY else 'relu'!r}, one of: {', '.join(NAMES)}")
+    if not isinstance(name, str) or name not in _REGISTRY:
         raise ValueError(f"unknown activation {name!r}; known: {', '.join(NAMES)}")
     unexpected = set(hyperparameters) - _HYPERPARAMETERS.get(name, set())
     if unexpected:
         allowed = sorted(_HYPERPARAMETERS.get(name, set())) or "none"
         raise ValueError(f"activation {name!r} got unexpected hyper-parameters {sorted(unexpected)}; "
                          f"it accepts: {allowed}")
+    if "alpha" in hyperparameters:
+        check_number(f"{name}: alpha", hyperparameters["alpha"])
+    if not isinstance(hyperparameters.get("approximate", False), bool):
+        raise ValueError(f"gelu: approximate must be True or False, got {hyperparameters['approximate']!r}")
     fn, derivative, vjp = _REGISTRY[name]
     kernel_init = KERNEL_INIT.get(name, "glorot_uniform")
     if hyperparameters:

@@ -26,6 +26,8 @@ import numpy as np
 
 from jaxnn import losses
 from jaxnn.layers import Layer
+from jaxnn.layers.base import check_layer
+from jaxnn.util import check_number, check_positive_int
 
 
 def value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tuple[Array, Any]]:
@@ -36,9 +38,9 @@ def value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tupl
     mode (dropout active, the same masks in the forward and backward passes); without
     one it runs deterministically.  jit-compatible.
     """
+    check_layer("value_and_grad: model", model)
     loss_fn = losses.get(loss)
-    if l2 < 0:
-        raise ValueError(f"value_and_grad: l2 must be >= 0, got {l2}")
+    check_number("value_and_grad: l2", l2, 0)
 
     def objective_value_and_grad(params, x, target, *, key=None):
         train = key is not None
@@ -56,7 +58,9 @@ def value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tupl
 
 def autodiff_value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tuple[Array, Any]]:
     """The same objective as `value_and_grad`, differentiated by ``jax.value_and_grad``."""
+    check_layer("autodiff_value_and_grad: model", model)
     loss_fn = losses.get(loss)
+    check_number("autodiff_value_and_grad: l2", l2, 0)
 
     def objective(params, x, target, key):
         y = model.apply(params, x, key=key, train=key is not None)
@@ -103,6 +107,27 @@ def per_example_grads(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., A
     return grads_of_each_example
 
 
+def _check_grads_arguments(f, params, grads, num_checks, eps, relative_floor) -> None:
+    """ValueError naming the argument of `check_grads` that cannot work, before any compiling."""
+    if not callable(f):
+        raise ValueError(f"check_grads: f must be a function params -> scalar loss, got {type(f).__name__}")
+    check_positive_int("check_grads: num_checks", num_checks)
+    check_number("check_grads: eps", eps, 0, low_open=True)
+    check_number("check_grads: relative_floor", relative_floor, 0)
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            raise ValueError(f"check_grads: params{jax.tree_util.keystr(path)} has dtype {jnp.result_type(leaf)}; "
+                             "finite differences need floating-point params (float64 with x64): "
+                             "cast with .astype(jnp.float64)")
+    out = jax.eval_shape(f, params)
+    if not hasattr(out, "shape") or out.shape != ():
+        raise ValueError(f"check_grads: f must return a scalar loss, got {getattr(out, 'shape', type(out).__name__)}; "
+                         "reduce it, e.g. with jnp.sum or jnp.mean")
+    if grads is not None and jax.tree_util.tree_structure(grads) != jax.tree_util.tree_structure(params):
+        raise ValueError(f"check_grads: grads must have the structure of params, got "
+                         f"{jax.tree_util.tree_structure(grads)} for params {jax.tree_util.tree_structure(params)}")
+
+
 def check_grads(f: Callable[[Any], Array], params, grads=None, *, num_checks: int = 10,
                 eps: float = 1e-6, seed: int = 0, relative_floor: float = 1e-6) -> dict[str, float]:
     """Central finite differences on random coordinates vs analytic gradients (CS231n).
@@ -114,8 +139,10 @@ def check_grads(f: Callable[[Any], Array], params, grads=None, *, num_checks: in
     to the leaf's largest gradient) keeps a coordinate whose gradient is nearly zero from
     reporting the finite difference's own absolute error as a huge relative one.
     Returns ``{leaf path: max relative error}``.  Use float64 params (x64): errors near
-    1e-8 or below mean agreement.
+    1e-8 or below mean agreement.  A NaN anywhere (in ``f`` or ``grads``) is reported as NaN,
+    never as agreement.
     """
+    _check_grads_arguments(f, params, grads, num_checks, eps, relative_floor)
     if grads is None:
         grads = jax.grad(f)(params)
     rng = np.random.default_rng(seed)
@@ -129,7 +156,7 @@ def check_grads(f: Callable[[Any], Array], params, grads=None, *, num_checks: in
             continue
         grad = np.ravel(np.asarray(grad))
         floor = max(relative_floor * float(np.max(np.abs(grad))), np.finfo(np.float64).tiny)
-        worst = 0.0
+        errors = [0.0]
         for i in rng.choice(leaf.size, min(num_checks, leaf.size), replace=False):
             bump = np.zeros(leaf.size, np.asarray(leaf).dtype)
             bump[i] = eps
@@ -138,6 +165,6 @@ def check_grads(f: Callable[[Any], Array], params, grads=None, *, num_checks: in
             minus = treedef.unflatten([*leaves[:index], leaf - bump, *leaves[index + 1:]])
             numeric = float((f(plus) - f(minus)) / (2 * eps))
             scale = max(abs(numeric), abs(float(grad[i])), floor)
-            worst = max(worst, abs(numeric - float(grad[i])) / scale)
-        report[jax.tree_util.keystr(path) or "params"] = worst
+            errors.append(abs(numeric - float(grad[i])) / scale)
+        report[jax.tree_util.keystr(path) or "params"] = float(np.max(errors))  # NaN propagates
     return report

@@ -28,6 +28,8 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
+from jaxnn.util import as_int, check_number
+
 Initializer = Callable[..., Array]
 
 
@@ -36,9 +38,9 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
     Dense ``(fan_in, fan_out)``; conv kernels HWIO ``(*spatial, in, out)`` have
     ``fan_in = prod(spatial) * in`` and ``fan_out = prod(spatial) * out``; a vector
-    ``(n,)`` counts as ``(n, n)``.
+    ``(n,)`` counts as ``(n, n)``; an int ``n`` is the shape ``(n,)``.
     """
-    shape = tuple(shape)
+    shape = (shape,) if as_int(shape) is not None else tuple(shape)
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -65,6 +67,7 @@ def ones(key: Array, shape, dtype=None) -> Array:
 
 def constant(value: float) -> Initializer:
     """Every entry equal to ``value``."""
+    check_number("constant: value", value)
 
     def init(key, shape, dtype=None):
         del key
@@ -75,8 +78,8 @@ def constant(value: float) -> Initializer:
 
 def normal(std: float = 0.01, mean: float = 0.0) -> Initializer:
     """Entries drawn from N(mean, std^2)."""
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0, got {std}")
+    check_number("normal: std", std, 0)
+    check_number("normal: mean", mean)
 
     def init(key, shape, dtype=None):
         return mean + std * jax.random.normal(key, shape, _dtype(dtype))
@@ -86,8 +89,7 @@ def normal(std: float = 0.01, mean: float = 0.0) -> Initializer:
 
 def uniform(scale: float = 0.05) -> Initializer:
     """Entries drawn from U(-scale, scale)."""
-    if scale < 0:
-        raise ValueError(f"uniform: scale must be >= 0, got {scale}")
+    check_number("uniform: scale", scale, 0)
 
     def init(key, shape, dtype=None):
         return jax.random.uniform(key, shape, _dtype(dtype), -scale, scale)
@@ -102,6 +104,7 @@ def variance_scaling(scale: float, mode: str, distribution: str, doc: str | None
     ``"uniform"`` (U(-a, a) with a = sqrt(3 scale / n)).  ``doc`` becomes the
     initializer's docstring.
     """
+    check_number("variance_scaling: scale", scale, 0, low_open=True)
     modes = ("fan_in", "fan_out", "fan_avg")
     if mode not in modes:
         raise ValueError(f"variance_scaling: mode must be one of {modes}, got {mode!r}")
@@ -136,6 +139,7 @@ def orthogonal(gain: float = 1.0) -> Initializer:
 
     For ``shape = (*rest, n_out)`` the matrix is ``(prod(rest), n_out)``, reshaped back.
     """
+    check_number("orthogonal: gain", gain)
 
     def init(key, shape, dtype=None):
         rows, cols = math.prod(shape[:-1]), shape[-1]
@@ -158,10 +162,21 @@ _REGISTRY = {
 }
 
 
+_FACTORIES = {constant: "0.1", normal: "0.01", uniform: "0.05", orthogonal: "", variance_scaling:
+              "2.0, 'fan_in', 'normal'"}
+
+
 def get(init: str | Initializer) -> Initializer:
-    """An initializer by name (``"he_normal"``...) or the callable itself."""
+    """An initializer by name (``"he_normal"``...) or the callable itself.
+
+    A factory passed uncalled (``initializers.normal`` instead of ``initializers.normal(0.01)``)
+    is a ValueError that says so.
+    """
+    if any(init is factory for factory in _FACTORIES):
+        raise ValueError(f"initializers.{init.__name__} makes an initializer: call it, e.g. "
+                         f"initializers.{init.__name__}({_FACTORIES[init]})")
     if callable(init):
         return init
-    if init not in _REGISTRY:
+    if not isinstance(init, str) or init not in _REGISTRY:
         raise ValueError(f"unknown initializer {init!r}; known: {sorted(_REGISTRY)}")
     return _REGISTRY[init]

@@ -6,20 +6,21 @@ computed and nothing compiles, so inspecting a large model is instant.
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Sequence
 
 import jax
+import jax.numpy as jnp
 
 from jaxnn.layers import Layer
+from jaxnn.util import as_shape
 
 __all__ = ["count_params", "mlp_param_count", "output_shape", "summary"]
 
 
 
 def count_params(params) -> int:
-    """Number of scalars in a params pytree."""
-    return sum(math.prod(leaf.shape) for leaf in jax.tree_util.tree_leaves(params))
+    """Number of scalars in a params pytree (a Python number counts as one)."""
+    return sum(math.prod(jnp.shape(leaf)) for leaf in jax.tree_util.tree_leaves(params))
 
 
 def mlp_param_count(in_features: int, sizes: Sequence[int]) -> int:
@@ -46,20 +47,14 @@ def _abstract_init(layer: Layer, in_shape) -> tuple[tuple[int, ...], object]:
 
 
 def _checked_in_shape(what: str, in_shape) -> tuple[int, ...]:
-    """``in_shape`` as a tuple of positive ints (the per-example shape), else ValueError."""
-    try:
-        shape = tuple(in_shape)
-    except TypeError:
-        shape = None
-    if shape is None or not all(isinstance(d, numbers.Integral) and not isinstance(d, bool) and d > 0
-                                for d in shape):
-        raise ValueError(f"{what}: in_shape must be the per-example input shape, a sequence of positive "
-                         f"ints without the batch axis such as (64,) or (8, 8, 1); got {in_shape!r:.80}")
-    return tuple(int(d) for d in shape)
+    """``in_shape`` as a tuple of positive ints (the per-example shape; an int ``d`` is ``(d,)``,
+    as in every ``init``), else ValueError."""
+    return as_shape(in_shape, what)
 
 
 def output_shape(layer: Layer, in_shape) -> tuple[int, ...]:
-    """The per-example output shape of ``layer`` for inputs of shape ``(N, *in_shape)``."""
+    """The per-example output shape of ``layer`` for inputs of shape ``(N, *in_shape)``
+    (an int ``d`` means ``(d,)``)."""
     return _abstract_init(layer, _checked_in_shape("output_shape", in_shape))[0]
 
 

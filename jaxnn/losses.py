@@ -15,6 +15,7 @@ cross-entropy gives ``(sigmoid(z) - t) / size``.  `get` returns ``Loss(value, gr
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from typing import Callable, NamedTuple
 
@@ -26,7 +27,7 @@ import numpy as np
 from jaxnn import metrics
 from jaxnn.activations import get as get_activation
 from jaxnn.activations import log_softmax, sigmoid, softmax
-from jaxnn.util import is_concrete, is_weight  # noqa: F401  (is_weight: losses.is_weight kept)
+from jaxnn.util import as_numeric, check_number, is_concrete, is_weight  # noqa: F401  (is_weight: losses.is_weight kept)
 
 
 PROBABILITY_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before the log
@@ -39,54 +40,86 @@ class Loss(NamedTuple):
     grad: Callable[[Array, Array], Array]
 
 
+def _numeric_inputs(loss_fn: Callable) -> Callable:
+    """``loss_fn`` taking its ``(pred, target)`` as numeric jax arrays: lists and numpy arrays
+    are converted, strings and None are a ValueError naming the loss (before any tracing)."""
+    name = loss_fn.__name__.removesuffix("_grad")
+
+    @functools.wraps(loss_fn)
+    def checked(pred, target, *args, **kwargs):
+        return loss_fn(as_numeric(f"{name}: predictions", pred), as_numeric(f"{name}: targets", target),
+                       *args, **kwargs)
+
+    return checked
+
+
 def _check_same_shape(name: str, pred: Array, target: Array) -> None:
     if pred.shape != target.shape:
-        raise ValueError(f"{name}: predictions {pred.shape} and targets {target.shape} must have the same shape")
+        hint = (f"; reshape the targets, target.reshape{pred.shape}" if pred.size == target.size else "")
+        raise ValueError(f"{name}: predictions {pred.shape} and targets {target.shape} must have the same shape{hint}")
+
+
+def _check_probabilities(name: str, prob: Array, logits_loss: str) -> None:
+    """ValueError when concrete ``prob`` leaves [0, 1]: logits given to a loss on probabilities
+    would give a silently wrong (even negative) loss.  Traced values cannot be checked."""
+    if is_concrete(prob) and prob.size and not bool(jnp.all((prob >= 0) & (prob <= 1))):
+        raise ValueError(f"{name} takes probabilities in [0, 1], got values in [{float(jnp.min(prob)):g}, "
+                         f"{float(jnp.max(prob)):g}]; for raw scores (logits) use {logits_loss}")
 
 
 # --- regression -----------------------------------------------------------------------
 
+@_numeric_inputs
 def mse(pred: Array, target: Array) -> Array:
     """Mean squared error ``mean((y - t)^2)`` over all elements."""
     _check_same_shape("mse", pred, target)
     return jnp.mean((pred - target) ** 2)
 
 
+@_numeric_inputs
 def mse_grad(pred: Array, target: Array) -> Array:
     """``2 (y - t) / size``."""
     return 2 * (pred - target) / pred.size
 
 
+@_numeric_inputs
 def mae(pred: Array, target: Array) -> Array:
     """Mean absolute error (L1) ``mean(|y - t|)`` over all elements."""
     _check_same_shape("mae", pred, target)
     return jnp.mean(jnp.abs(pred - target))
 
 
+@_numeric_inputs
 def mae_grad(pred: Array, target: Array) -> Array:
     """``sign(y - t) / size``, with +1 where y = t: the subgradient JAX's autodiff of |.|
     picks at 0 (PyTorch's L1Loss picks 0 there)."""
     return jnp.where(pred >= target, 1.0, -1.0) / pred.size
 
 
+@_numeric_inputs
 def huber(pred: Array, target: Array, delta: float = 1.0) -> Array:
     """Huber loss: ``r^2/2`` for ``|r| <= delta``, else ``delta (|r| - delta/2)``; mean over elements."""
     _check_same_shape("huber", pred, target)
+    check_number("huber: delta", delta, 0, low_open=True)
     r = jnp.abs(pred - target)
     return jnp.mean(jnp.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta)))
 
 
+@_numeric_inputs
 def huber_grad(pred: Array, target: Array, delta: float = 1.0) -> Array:
     """``clip(y - t, -delta, delta) / size``."""
+    check_number("huber: delta", delta, 0, low_open=True)
     return jnp.clip(pred - target, -delta, delta) / pred.size
 
 
+@_numeric_inputs
 def sum_of_squares(pred: Array, target: Array) -> Array:
     """The lectures' ``E = 1/2 sum (y - t)^2`` over every element (no averaging)."""
     _check_same_shape("sum_of_squares", pred, target)
     return 0.5 * jnp.sum((pred - target) ** 2)
 
 
+@_numeric_inputs
 def sum_of_squares_grad(pred: Array, target: Array) -> Array:
     """The output delta ``y - t`` (IIT Mandi, "Output-layer delta: examples")."""
     return pred - target
@@ -99,6 +132,7 @@ def _split_mean_log_variance(pred: Array) -> tuple[Array, Array]:
     return pred[..., :half], pred[..., half:]
 
 
+@_numeric_inputs
 def gaussian_nll(pred: Array, target: Array, full: bool = False) -> Array:
     """Gaussian negative log-likelihood with a mean head and a log-variance head.
 
@@ -114,6 +148,7 @@ def gaussian_nll(pred: Array, target: Array, full: bool = False) -> Array:
     return jnp.mean(nll) + (0.5 * math.log(2 * math.pi) if full else 0.0)
 
 
+@_numeric_inputs
 def gaussian_nll_grad(pred: Array, target: Array, full: bool = False) -> Array:
     """d/dmu = -(t - mu)/sigma^2 / M; d/dlog sigma^2 = (1 - (t - mu)^2/sigma^2) / (2M), M = target.size."""
     mean, log_var = _split_mean_log_variance(pred)
@@ -125,13 +160,16 @@ def gaussian_nll_grad(pred: Array, target: Array, full: bool = False) -> Array:
 
 # --- binary classification -------------------------------------------------------------
 
+@_numeric_inputs
 def binary_cross_entropy(prob: Array, target: Array) -> Array:
     """``-mean(t log p + (1 - t) log(1 - p))`` on probabilities clipped to [eps, 1 - eps]."""
     _check_same_shape("binary_cross_entropy", prob, target)
+    _check_probabilities("binary_cross_entropy", prob, "sigmoid_binary_cross_entropy")
     p = jnp.clip(prob, PROBABILITY_EPS, 1 - PROBABILITY_EPS)
     return -jnp.mean(target * jnp.log(p) + (1 - target) * jnp.log1p(-p))
 
 
+@_numeric_inputs
 def binary_cross_entropy_grad(prob: Array, target: Array) -> Array:
     """``(p - t) / (p (1 - p)) / size`` inside the clip range, 0 where the clip is active."""
     inside = (prob >= PROBABILITY_EPS) & (prob <= 1 - PROBABILITY_EPS)
@@ -139,6 +177,7 @@ def binary_cross_entropy_grad(prob: Array, target: Array) -> Array:
     return jnp.where(inside, (p - target) / (p * (1 - p)), 0.0) / prob.size
 
 
+@_numeric_inputs
 def sigmoid_binary_cross_entropy(logits: Array, target: Array) -> Array:
     """Binary cross-entropy on logits: ``mean(softplus(z) - t z)``, stable for any |z|.
 
@@ -150,6 +189,7 @@ def sigmoid_binary_cross_entropy(logits: Array, target: Array) -> Array:
     return jnp.mean(jnp.logaddexp(0.0, logits) - target * logits)
 
 
+@_numeric_inputs
 def sigmoid_binary_cross_entropy_grad(logits: Array, target: Array) -> Array:
     """The fused delta ``(sigmoid(z) - t) / size``."""
     return (sigmoid(logits) - target) / logits.size
@@ -170,13 +210,16 @@ def check_labels(name: str, labels, n_classes: int) -> None:
 
 def _checked_target(name: str, scores: Array, target: Array) -> Array:
     """Integer labels (N,) in [0, C) or one-hot/soft targets (N, C), else ValueError."""
+    if scores.ndim < 1:
+        raise ValueError(f"{name}: expected class scores of shape (N, C), got a scalar")
     n_classes = scores.shape[-1]
     if target.shape == scores.shape:
         return target
     if target.shape == scores.shape[:-1]:
         if not jnp.issubdtype(target.dtype, jnp.integer):
             raise ValueError(f"{name}: labels of shape {target.shape} must be integers in [0, {n_classes}), "
-                             f"got dtype {target.dtype}; pass one-hot targets of shape {scores.shape} for soft labels")
+                             f"got dtype {target.dtype}; cast whole-number labels with y.astype(int), or pass "
+                             f"one-hot targets of shape {scores.shape} for soft labels")
         if is_concrete(target):  # concrete labels: check on the host
             check_labels(name, target, n_classes)
         return target
@@ -218,26 +261,33 @@ def _floor_at_eps(prob: Array) -> Array:
     return jnp.where(prob >= PROBABILITY_EPS, prob, PROBABILITY_EPS)
 
 
+@_numeric_inputs
 def cross_entropy(prob: Array, target: Array) -> Array:
     """``-1/N sum_n sum_k t_nk log p_nk`` on probabilities floored at eps; labels or one-hot."""
+    _check_probabilities("cross_entropy", prob, "softmax_cross_entropy")
     return -jnp.sum(_target_dot("cross_entropy", jnp.log(_floor_at_eps(prob)), target)) / math.prod(prob.shape[:-1])
 
 
+@_numeric_inputs
 def cross_entropy_grad(prob: Array, target: Array) -> Array:
     """``-t / p / N`` where p >= eps, 0 where the floor is active."""
     t = _as_one_hot("cross_entropy", prob, target)
     return jnp.where(prob >= PROBABILITY_EPS, -t / _floor_at_eps(prob), 0.0) / math.prod(prob.shape[:-1])
 
 
+@_numeric_inputs
 def softmax_cross_entropy(logits: Array, target: Array) -> Array:
     """Cross-entropy of ``softmax(z)``: ``1/N sum_n (logsumexp(z_n) - <t_n, z_n>)``.
 
     Integer labels (N,) or one-hot/soft targets (N, C); log-sum-exp with the max
     subtracted, so logits of 1e4 are fine.
     """
+    if logits.ndim < 1:
+        raise ValueError("softmax_cross_entropy: expected logits of shape (N, C), got a scalar")
     return -jnp.sum(_target_dot("softmax_cross_entropy", log_softmax(logits), target)) / math.prod(logits.shape[:-1])
 
 
+@_numeric_inputs
 def softmax_cross_entropy_grad(logits: Array, target: Array) -> Array:
     """The fused delta ``(softmax(z) - t) / N`` (IIT Mandi, "Softmax+Cross-Entropy: derivation": y - t).
 
@@ -283,9 +333,26 @@ def get(loss: "str | Callable | Loss", **hyperparameters) -> Loss:
     else:
         raise ValueError(f"loss must be a name, a function or a Loss, got {type(loss).__name__}")
     if hyperparameters:
+        _check_hyperparameters(loss if isinstance(loss, str) else getattr(value, "__name__", "loss"), value,
+                               hyperparameters)
         value = functools.partial(value, **hyperparameters)
         grad = functools.partial(grad, **hyperparameters)
     return Loss(value, grad)
+
+
+def _check_hyperparameters(name: str, value: Callable, hyperparameters: dict) -> None:
+    """ValueError naming the keywords ``value(pred, target, ...)`` does not take."""
+    try:
+        accepted = list(inspect.signature(value).parameters.values())[2:]
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted):
+        return
+    names = [p.name for p in accepted if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unexpected = sorted(set(hyperparameters) - set(names))
+    if unexpected:
+        raise ValueError(f"loss {name!r} got unexpected hyper-parameters {unexpected}; it accepts: "
+                         f"{names or 'none'}")
 
 
 # --- regularization --------------------------------------------------------------------
@@ -355,7 +422,7 @@ HEADS: dict[str, Head] = {
 
 def head(task: str) -> Head:
     """The `Head` for a task: regression, multi_output_regression, binary, multiclass."""
-    if task not in HEADS:
+    if not isinstance(task, str) or task not in HEADS:
         raise ValueError(f"unknown task {task!r}; known: {', '.join(HEADS)}")
     return HEADS[task]
 

@@ -30,7 +30,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxnn.util import is_concrete
+from jaxnn.util import as_numeric, check_number, check_positive_int, is_concrete
 
 __all__ = [
     "predicted_labels", "accuracy", "confusion_matrix", "precision_recall_f1",
@@ -41,8 +41,12 @@ ArrayLike = jax.typing.ArrayLike
 
 
 def _label_vector(labels: ArrayLike, what: str = "labels") -> Array:
-    """Integer class indices ``(N,)`` from indices ``(N,)``/``(N, 1)`` or one-hot ``(N, C)``."""
-    labels = jnp.asarray(labels)
+    """Integer class indices ``(N,)`` from indices ``(N,)``/``(N, 1)`` or one-hot ``(N, C)``.
+
+    Float indices are accepted when they are whole numbers (``0.0, 1.0, ...``); concrete ones
+    that are not (``0.5``) are a ValueError rather than silently truncated.
+    """
+    labels = as_numeric(what, labels)
     if labels.ndim == 2 and labels.shape[1] > 1:
         return jnp.argmax(labels, axis=1)
     if labels.ndim == 2:
@@ -50,6 +54,11 @@ def _label_vector(labels: ArrayLike, what: str = "labels") -> Array:
     if labels.ndim != 1:
         raise ValueError(f"{what} must have shape (N,), (N, 1) or one-hot (N, C); "
                          f"got shape {labels.shape}")
+    if jnp.issubdtype(labels.dtype, jnp.inexact) and labels.size and is_concrete(labels) \
+            and not bool(jnp.all(labels == jnp.round(labels))):
+        raise ValueError(f"{what} must be class indices 0..C-1, got non-integer values such as "
+                         f"{float(labels[jnp.argmax(labels != jnp.round(labels))])}; for probabilities "
+                         "pass them as pred, not as labels")
     return labels.astype(jnp.int32)
 
 
@@ -83,7 +92,7 @@ def predicted_labels(pred: ArrayLike, *, threshold: float = 0.5) -> Array:
     float values as binary scores, giving ``1`` where ``pred > threshold``, else ``0``
     (0.5 for probabilities, use 0.0 for logits).
     """
-    pred = jnp.asarray(pred)
+    pred = as_numeric("pred", pred)
     if pred.ndim == 2 and pred.shape[1] > 1:
         return jnp.argmax(pred, axis=1).astype(jnp.int32)
     if pred.ndim == 2:
@@ -118,6 +127,7 @@ def confusion_matrix(pred: ArrayLike, labels: ArrayLike, n_classes: int, *,
     predicted classes (scikit-learn's convention); ``M.sum() == N``, ``trace(M)`` counts
     the correct ones.
     """
+    n_classes = check_positive_int("n_classes", n_classes)
     labels = _label_vector(labels)
     predicted = predicted_labels(pred, threshold=threshold)
     _check_same_length(predicted, labels, "pred", "labels")
@@ -173,7 +183,7 @@ def mean_squared_error(pred: ArrayLike, target: ArrayLike) -> Array:
 
     pred, target: same shape, ``(N,)`` or ``(N, K)``.  Returns a scalar.
     """
-    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    pred, target = as_numeric("pred", pred), as_numeric("target", target)
     _check_regression_shapes(pred, target)
     return jnp.mean((pred - target) ** 2)
 
@@ -187,7 +197,7 @@ def r2_score(pred: ArrayLike, target: ArrayLike) -> Array:
     (scikit-learn's ``force_finite=True``).  1 is perfect, 0 is as good as predicting
     the mean, negative is worse.
     """
-    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    pred, target = as_numeric("pred", pred), as_numeric("target", target)
     _check_regression_shapes(pred, target)
     ss_res = jnp.sum((target - pred) ** 2, axis=0)
     ss_tot = jnp.sum((target - jnp.mean(target, axis=0)) ** 2, axis=0)
@@ -206,7 +216,9 @@ def log_loss(probabilities: ArrayLike, labels: ArrayLike, eps: float | None = No
     ``eps`` defaults to the machine epsilon of their dtype, as in scikit-learn.
     """
     labels = _label_vector(labels)
-    probabilities = jnp.asarray(probabilities)
+    probabilities = as_numeric("probabilities", probabilities)
+    if eps is not None:
+        check_number("log_loss: eps", eps, 0, 0.5, high_open=True)
     if not jnp.issubdtype(probabilities.dtype, jnp.floating):
         probabilities = probabilities.astype(jnp.result_type(float))
     if probabilities.ndim == 1:

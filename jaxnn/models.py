@@ -15,6 +15,7 @@ Inspection (`count_params`, `mlp_param_count`, `output_shape`, `summary`) lives 
 """
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import jax
@@ -26,6 +27,7 @@ from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, fla
                           reshape, rnn, serial, upsample)
 from jaxnn.layers import activation as activation_layer
 from jaxnn.layers import bidirectional as bidirectional_layer
+from jaxnn.util import as_int, check_number
 
 _IDENTITY = ("identity", "linear")
 POOLS = {"max": max_pool, "avg": avg_pool}
@@ -37,18 +39,34 @@ def default_kernel_init(activation_name: str):
 
 
 def _positive_ints(values, what: str, allow_empty: bool = False) -> list[int]:
-    """``values`` as a list of positive ints, or ValueError naming ``what``."""
-    values = [values] if isinstance(values, int) and not isinstance(values, bool) else list(values)
-    if (not values and not allow_empty) or any(
-            not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values):
+    """``values`` (an int stands for a one-entry list) as a list of positive ints, or ValueError
+    naming ``what``; numpy integers are ints."""
+    try:
+        values = [values] if as_int(values) is not None else list(values)
+    except TypeError:
+        values = None
+    if values is None or (not values and not allow_empty) or any(as_int(v) is None or v < 1 for v in values):
         raise ValueError(f"{what} must be a {'' if allow_empty else 'non-empty '}list of positive ints, "
                          f"got {values!r}")
-    return values
+    return [as_int(v) for v in values]
 
 
 def _check_rate(rate: float, what: str) -> None:
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"{what}: dropout_rate must be in [0, 1), got {rate}")
+    check_number(f"{what}: dropout_rate", rate, 0, 1, high_open=True)
+
+
+def _looks_channels_first(shape: tuple[int, ...]) -> bool:
+    """``(C, H, W)`` with few channels first and many last, e.g. (1, 28, 28) or (3, 32, 32)."""
+    return len(shape) == 3 and shape[0] in (1, 3, 4) and shape[2] not in (1, 3, 4) and shape[0] < min(shape[1:])
+
+
+def _channels_last_hint(shape: tuple[int, ...]) -> str:
+    """A hint naming the transposed shape when ``shape`` looks channels-first, else ``""``."""
+    if not _looks_channels_first(shape):
+        return ""
+    c, h, w = shape
+    return (f"; images are channels-last (H, W, C): in_shape {shape} looks channels-first (C, H, W), "
+            f"use in_shape {(h, w, c)} and x.transpose(0, 2, 3, 1)")
 
 
 def _output_layers(units: int, output_activation: str, hidden_init) -> list[Layer]:
@@ -73,14 +91,17 @@ def _dense_stack(widths: Sequence[int], activation: str, dropout_rate: float, in
     return stack
 
 
-def _expecting(model: Layer, in_shape: tuple[int, ...], what: str, layout: str) -> Layer:
-    """``model`` whose ``init`` first checks ``in_shape`` (ValueError naming ``layout``)."""
+def _expecting(model: Layer, in_shape: tuple[int, ...], what: str, layout: str, also=()) -> Layer:
+    """``model`` whose ``init`` first checks ``in_shape`` (or one of ``also``; ValueError naming ``layout``)."""
+    accepted = (in_shape, *also)
 
     @describe(model.name, model.children)
     def init_fn(key, got_shape):
-        if tuple(got_shape) != in_shape:
-            raise ValueError(f"{what} was built for inputs {layout} = (N, {', '.join(map(str, in_shape))}), "
-                             f"got in_shape {tuple(got_shape)} (without the batch axis)")
+        if tuple(got_shape) not in accepted:
+            shapes = " or ".join(f"(N, {', '.join(map(str, shape))})" for shape in accepted)
+            raise ValueError(f"{what} was built for inputs {layout} = {shapes}, "
+                             f"got in_shape {tuple(got_shape)} (without the batch axis)"
+                             f"{_channels_last_hint(tuple(got_shape))}")
         return model.init(key, got_shape)
 
     return Layer(init_fn, model.apply, model.backward)
@@ -96,10 +117,8 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output_activation: str =
     [output_act])``; ``mlp([C])`` has no hidden layer (a linear/logistic regression).
     ``kernel_init=None`` picks `default_kernel_init` for the hidden activation.
     """
-    sizes = list(sizes)
-    if not sizes or any(not isinstance(s, int) or s < 1 for s in sizes):
-        raise ValueError(f"mlp: sizes must be a non-empty list of positive ints (hidden widths..., output), "
-                         f"got {sizes!r}")
+    sizes = _positive_ints(sizes, "mlp: sizes (hidden widths..., output)")
+    _check_rate(dropout_rate, "mlp")
     init = kernel_init if kernel_init is not None else default_kernel_init(activation)
     return serial(*_dense_stack(sizes[:-1], activation, dropout_rate, init),
                   *_output_layers(sizes[-1], output_activation, init))
@@ -136,15 +155,29 @@ def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
     if pool_type not in POOLS:
         raise ValueError(f"cnn: pool_type must be one of {sorted(POOLS)}, got {pool_type!r}")
     _check_rate(dropout_rate, "cnn")
+    if image_shape is not None:
+        image_shape = tuple(_positive_ints(image_shape, "cnn: image_shape (H, W, C)"))
+        if len(image_shape) != 3:
+            raise ValueError(f"cnn: image_shape must be (H, W, C), got {image_shape}")
     init = kernel_init if kernel_init is not None else default_kernel_init(activation)
-    stack = [] if image_shape is None else [reshape(tuple(image_shape))]
+    stack = [] if image_shape is None else [reshape(image_shape)]
     for features in conv_features:
         stack += [conv2d(features, kernel_size, padding=padding, kernel_init=init), activation_layer(activation)]
         if pool is not None:
             stack.append(POOLS[pool_type](pool))
     stack.append(flatten())
     stack += _dense_stack(dense_sizes, activation, dropout_rate, init)
-    return serial(*stack, *_output_layers(n_outputs, output_activation, init))
+    model = serial(*stack, *_output_layers(n_outputs, output_activation, init))
+    if image_shape is not None:
+        return _expecting(model, image_shape, "cnn", "(N, H, W, C) or flattened (N, H*W*C)", also=[(math.prod(image_shape),)])
+
+    @describe(model.name, model.children)
+    def init_fn(key, in_shape):
+        if _looks_channels_first(in_shape):
+            raise ValueError(f"cnn expects images (N, H, W, C){_channels_last_hint(in_shape)}")
+        return model.init(key, in_shape)
+
+    return Layer(init_fn, model.apply, model.backward)
 
 
 # ----------------------------------------------------------------------------- RNN
@@ -227,6 +260,7 @@ def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
     Params are ``(encoder_params, decoder_params)``; `encode` and `decode` run the halves.
     """
     sizes = _positive_ints(encoder_sizes, "autoencoder: encoder_sizes (hidden widths..., code width)")
+    noise_std = check_number("autoencoder: noise_std", noise_std, 0)
     init = kernel_init if kernel_init is not None else default_kernel_init(activation)
     *hidden, code = sizes
     noise = [gaussian_noise(noise_std)] if noise_std else []
@@ -346,8 +380,10 @@ def anomaly_threshold(scores_on_clean, quantile: float = 0.95) -> jax.Array:
     By construction about ``1 - quantile`` of clean examples are flagged (the false
     positive rate on data like ``scores_on_clean``).  ``quantile`` in [0, 1].
     """
-    if not 0.0 <= quantile <= 1.0:
-        raise ValueError(f"anomaly_threshold: quantile must be in [0, 1], got {quantile}")
+    if isinstance(quantile, (int, float)) and 1 < quantile <= 100:
+        raise ValueError(f"anomaly_threshold: quantile must be in [0, 1], got {quantile}: a fraction, "
+                         f"e.g. {quantile / 100:g} for the {quantile:g}th percentile")
+    check_number("anomaly_threshold: quantile", quantile, 0, 1)
     scores = jnp.asarray(scores_on_clean)
     if scores.ndim != 1 or scores.shape[0] == 0:
         raise ValueError(f"anomaly_threshold: expected a non-empty vector of scores (N,), got shape {scores.shape}")

@@ -154,9 +154,10 @@ def test_mlp_unknown_activation():
 def test_summary_and_output_shape_name_a_bad_in_shape(key):
     model = models.mlp([4, 2])
     _, params = model.init(key, (3,))
-    for bad in (params, 3, (3.0,), (0,), (True,)):
+    for bad in (params, (3.0,), (0,), (True,)):
         for fn in (models.summary, models.output_shape):
             with pytest.raises(ValueError, match=r"in_shape must be the per-example input shape.*\(64,\)"):
                 fn(model, bad)
     assert models.output_shape(model, np.array([3])[:1].tolist()) == (2,)
     assert models.output_shape(model, (np.int64(3),)) == (2,)
+    assert models.output_shape(model, 3) == (2,)  # an int d means (d,), as in every init

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxnn.datasets.idx import FASHION_MNIST_CLASSES, MNIST_URLS, Split, load_mnist
 from jaxnn.datasets.preprocessing import _SCALERS, MinMaxState, StandardState
+from jaxnn.util import as_int
 
 
 class Dataset(NamedTuple):
@@ -137,9 +138,11 @@ def load(name: str, *, scale: str | None = "standard", seed: int = 0,
     ``None``; fitted per feature on the training split only and applied to all three.
     Regression targets are never scaled.
     """
-    if name not in _DESCRIPTIONS:
+    if not isinstance(name, str) or name not in _DESCRIPTIONS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(_DESCRIPTIONS)}")
-    if scale is not None and scale not in _SCALERS:
+    if as_int(seed) is None or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got seed={seed!r}")
+    if scale is not None and (not isinstance(scale, str) or scale not in _SCALERS):
         raise ValueError(f"scale must be one of {', '.join(map(repr, _SCALERS))} or None; "
                          f"got {scale!r}")
     if name in MNIST_URLS:

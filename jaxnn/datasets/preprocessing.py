@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import Array
 import numpy as np
 
-from jaxnn.util import is_concrete
+from jaxnn.util import as_int, as_numeric, check_positive_int, is_concrete
 
 ArrayLike = jax.typing.ArrayLike
 
@@ -41,7 +41,7 @@ class StandardState(NamedTuple):
 
 def _float_array(x: ArrayLike, what: str = "x") -> Array:
     """``x`` as a jax array of a float dtype (integers become the default float)."""
-    x = jnp.asarray(x)
+    x = as_numeric(what, x)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"{what} must have shape (N, ...) with N >= 1 examples; got {x.shape}")
     if not jnp.issubdtype(x.dtype, jnp.floating):
@@ -63,6 +63,17 @@ def minmax_fit(x: ArrayLike, feature_range: tuple[float, float] = (0.0, 1.0)) ->
     return MinMaxState(jnp.min(x, axis=0), jnp.max(x, axis=0), (float(low), float(high)))
 
 
+def _fitted_features(x: ArrayLike, features: Array, what: str) -> Array:
+    """``x`` as a float array whose trailing axes are the fitted ``features`` shape ``F``:
+    ``(N, *F)`` or one example ``F``.  Anything else would broadcast into a wrong result."""
+    x = _float_array(x, what)
+    shape = jnp.shape(features)
+    if x.ndim < len(shape) or x.shape[x.ndim - len(shape):] != shape:
+        raise ValueError(f"{what}: the scaler was fitted on features of shape {shape}, got x of shape {x.shape}; "
+                         f"pass x of shape (N, {', '.join(map(str, shape))})")
+    return x
+
+
 def _minmax_range(state: MinMaxState) -> Array:
     """``max - min``, with 1 for constant features (scikit-learn's choice)."""
     data_range = state.data_max - state.data_min
@@ -76,13 +87,15 @@ def minmax_transform(state: MinMaxState, x: ArrayLike) -> Array:
     rather than dividing by zero.  New data may fall outside ``[a, b]``.
     """
     low, high = state.feature_range
-    return low + (_float_array(x) - state.data_min) * (high - low) / _minmax_range(state)
+    return low + (_fitted_features(x, state.data_min, "minmax_transform") - state.data_min) * (high - low) \
+        / _minmax_range(state)
 
 
 def minmax_inverse(state: MinMaxState, x_scaled: ArrayLike) -> Array:
     """Undo :func:`minmax_transform`: ``x = min + (x' - a)(max - min) / (b - a)``."""
     low, high = state.feature_range
-    return state.data_min + (_float_array(x_scaled) - low) * _minmax_range(state) / (high - low)
+    x_scaled = _fitted_features(x_scaled, state.data_min, "minmax_inverse")
+    return state.data_min + (x_scaled - low) * _minmax_range(state) / (high - low)
 
 
 def standard_fit(x: ArrayLike) -> StandardState:
@@ -98,12 +111,12 @@ def standard_fit(x: ArrayLike) -> StandardState:
 
 def standard_transform(state: StandardState, x: ArrayLike) -> Array:
     """``x' = (x - mu) / sigma`` (Liverpool, standardization): zero mean, unit variance on the fitted data."""
-    return (_float_array(x) - state.mean) / state.std
+    return (_fitted_features(x, state.mean, "standard_transform") - state.mean) / state.std
 
 
 def standard_inverse(state: StandardState, x_scaled: ArrayLike) -> Array:
     """Undo :func:`standard_transform`: ``x = x' sigma + mu``."""
-    return _float_array(x_scaled) * state.std + state.mean
+    return _fitted_features(x_scaled, state.mean, "standard_inverse") * state.std + state.mean
 
 
 _SCALERS = {"standard": (standard_fit, standard_transform),
@@ -118,11 +131,11 @@ def one_hot(labels: ArrayLike, n_classes: int, dtype=None) -> Array:
     dtype: defaults to JAX's default float.  Labels outside ``[0, n_classes)`` raise
     ``ValueError`` (checked when the labels are concrete, i.e. outside ``jit``).
     """
-    labels = jnp.asarray(labels)
+    labels = as_numeric("labels", labels)
     if not jnp.issubdtype(labels.dtype, jnp.integer):
-        raise ValueError(f"labels must be integers; got dtype {labels.dtype}")
-    if n_classes < 1:
-        raise ValueError(f"n_classes must be >= 1; got {n_classes}")
+        raise ValueError(f"labels must be integers; got dtype {labels.dtype}; cast whole-number labels "
+                         "with labels.astype(int)")
+    n_classes = check_positive_int("n_classes", n_classes)
     if labels.size and is_concrete(labels):
         low, high = int(labels.min()), int(labels.max())
         if low < 0 or high >= n_classes:
@@ -148,9 +161,9 @@ def batches(x: ArrayLike, y: ArrayLike, batch_size: int, *, key: Array | None = 
         raise ValueError("x is empty; batches need at least one example")
     if len(y) != n:
         raise ValueError(f"x and y must have the same number of examples; got {n} and {len(y)}")
-    if not 1 <= batch_size <= n:
-        raise ValueError(f"batch_size must be in [1, {n}] (the number of examples); "
-                         f"got {batch_size}")
+    if as_int(batch_size) is None or not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be in [1, {n}] (the number of examples), an int; "
+                         f"got {batch_size!r}")
     if shuffle and key is None:
         raise ValueError("shuffle=True needs a key, e.g. key=jax.random.key(epoch); "
                          "or pass shuffle=False")

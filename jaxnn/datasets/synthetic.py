@@ -2,7 +2,8 @@
 
 Classification (``xor``, ``two_moons``, ``circles``, ``spirals``, ``blobs``) and
 regression (``function_1d``, ``polynomial``) generators return jax arrays: ``x`` in JAX's
-default float dtype, class labels int32.  Same key, same data.
+default float dtype, class labels int32.  Same key, same data; an int key is a seed
+(``jax.random.key(key)``), as in ``fit``.
 """
 from __future__ import annotations
 
@@ -14,13 +15,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn.datasets.preprocessing import Array, ArrayLike, _float_array
+from jaxnn.util import as_int, as_key, check_number, check_positive_int
 
 
-def _check_generator_args(n: int, noise: float, min_n: int = 1) -> None:
-    if not isinstance(n, (int, np.integer)) or n < min_n:
+def _check_generator_args(key, n: int, noise: float, min_n: int = 1) -> Array:
+    """The generator's key (an int is a seed, as in ``fit``), after checking ``n`` and ``noise``."""
+    if as_int(n) is None or n < min_n:
         raise ValueError(f"n must be an int >= {min_n}; got {n!r}")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0 (a standard deviation); got {noise}")
+    check_number("noise", noise, 0)
+    return as_key(key, "datasets")
 
 
 def _class_counts(n: int, n_classes: int) -> list[int]:
@@ -61,7 +64,7 @@ def xor(key: Array, n: int, noise: float = 0.0) -> tuple[Array, Array]:
     ``(0, 1]``.  Labels follow the noiseless point; ``noise`` (std of added Gaussian
     noise) then blurs the boundary.  Not linearly separable (Minsky & Papert, 1969).
     """
-    _check_generator_args(n, noise)
+    key = _check_generator_args(key, n, noise)
     return _xor_points(key, int(n), noise)
 
 
@@ -72,7 +75,7 @@ def two_moons(key: Array, n: int, noise: float = 0.0) -> tuple[Array, Array]:
     class 1 (the rest): ``(1 - cos t, 0.5 - sin t)``, unit circle centred at
     ``(1, 0.5)``; ``t`` evenly spaced in ``[0, pi]``.  Shuffled, then Gaussian ``noise``.
     """
-    _check_generator_args(n, noise, min_n=2)
+    key = _check_generator_args(key, n, noise, min_n=2)
     n_outer = n // 2
     t_outer, t_inner = np.linspace(0, np.pi, n_outer), np.linspace(0, np.pi, n - n_outer)
     x = np.concatenate([np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
@@ -87,7 +90,8 @@ def circles(key: Array, n: int, noise: float = 0.0, factor: float = 0.5
     Class 0 (``n // 2`` points): radius 1; class 1 (the rest): radius ``factor``; angles
     evenly spaced in ``[0, 2 pi)``.  Shuffled, then Gaussian ``noise``.
     """
-    _check_generator_args(n, noise, min_n=2)
+    key = _check_generator_args(key, n, noise, min_n=2)
+    check_number("factor", factor)
     if not 0 < factor < 1:
         raise ValueError(f"factor (inner radius / outer radius) must be in (0, 1); "
                          f"got {factor}")
@@ -107,7 +111,9 @@ def spirals(key: Array, n: int, noise: float = 0.0, n_classes: int = 2,
     ``(0, 1]`` and ``theta = 2 pi (turns r + k / K)``.  Class counts differ by at most 1.
     Shuffled, then Gaussian ``noise``.
     """
-    _check_generator_args(n, noise, min_n=n_classes)
+    n_classes = check_positive_int("n_classes", n_classes)
+    check_number("turns", turns)
+    key = _check_generator_args(key, n, noise, min_n=n_classes)
     if n_classes < 2 or turns <= 0:
         raise ValueError(f"need n_classes >= 2 and turns > 0; got {n_classes}, {turns}")
     counts = _class_counts(n, n_classes)
@@ -137,7 +143,7 @@ def blobs(key: Array, n: int, centers: int | ArrayLike = 3, std: float | ArrayLi
     Returns ``x = centers[y] + std[y] * N(0, I)`` ``(n, D)`` and labels ``y`` ``(n,)``,
     class counts differing by at most 1, in random order.
     """
-    centers_key, key = jax.random.split(key)
+    centers_key, key = jax.random.split(as_key(key, "blobs"))
     if isinstance(centers, (int, np.integer)):
         if centers < 1:
             raise ValueError(f"centers must be >= 1 or a (K, D) array; got {centers}")
@@ -147,7 +153,7 @@ def blobs(key: Array, n: int, centers: int | ArrayLike = 3, std: float | ArrayLi
     centers = _float_array(centers, "centers")
     if centers.ndim != 2:
         raise ValueError(f"centers must have shape (K, D); got {centers.shape}")
-    _check_generator_args(n, 0.0, min_n=centers.shape[0])
+    key = _check_generator_args(key, n, 0.0, min_n=centers.shape[0])
     std = jnp.broadcast_to(jnp.asarray(std, centers.dtype), centers.shape[:1])
     if bool(jnp.any(std < 0)):
         raise ValueError(f"std must be >= 0; got {std}")
@@ -186,7 +192,7 @@ def function_1d(key: Array, n: int, fn: str | Callable[[Array], Array] = "sin",
     ``x`` ``(n, 1)`` uniform in ``x_range`` (unsorted); ``y = fn(x) + noise * N(0, 1)``
     ``(n, 1)``.  fn: a name in :data:`FUNCTIONS_1D` or an elementwise ``jnp`` function.
     """
-    _check_generator_args(n, noise)
+    key = _check_generator_args(key, n, noise)
     if isinstance(fn, str):
         if fn not in FUNCTIONS_1D:
             raise ValueError(f"unknown function {fn!r}; known: {', '.join(FUNCTIONS_1D)} "
@@ -205,7 +211,7 @@ def polynomial(key: Array, n: int, coefficients: Sequence[float], noise: float =
 
     Returns ``x`` ``(n, 1)`` uniform in ``x_range`` and ``y`` ``(n, 1)``.
     """
-    _check_generator_args(n, noise)
+    key = _check_generator_args(key, n, noise)
     coefficients = jnp.asarray(coefficients, dtype=jnp.result_type(float))
     if coefficients.ndim != 1 or coefficients.size == 0:
         raise ValueError(f"coefficients must be a non-empty sequence (w0, w1, ...); "

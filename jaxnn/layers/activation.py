@@ -10,7 +10,8 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from jaxnn import activations
-from jaxnn.layers.base import Layer, describe
+from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.util import check_number, check_positive_int
 
 
 def activation(name: str, **hyperparameters) -> Layer:
@@ -45,12 +46,17 @@ def prelu(init_slope: float = 0.25) -> Layer:
     Backward (He et al. 2015): ``dL/dz = da * (1 if z >= 0 else alpha)``,
     ``dL/dalpha_c = sum over all other axes of da * min(z, 0)``.
     """
+    init_slope = check_number("prelu: init_slope", init_slope)
 
     @describe("prelu")
     def init_fn(key, in_shape):
+        if len(in_shape) < 1:
+            raise ValueError("prelu expects inputs (N, ..., C) with a feature axis, got in_shape () "
+                             "(without the batch axis)")
         return tuple(in_shape), {"alpha": jnp.full((in_shape[-1],), init_slope, jnp.result_type(float))}
 
     def apply_fn(params, z, **_):
+        check_param_dict("prelu", params, ("alpha",))
         return jnp.where(z >= 0, z, params["alpha"] * z)
 
     def backward_fn(params, z, da, **_):
@@ -71,8 +77,7 @@ def maxout(pieces: int) -> Layer:
     (Goodfellow et al. 2013): ``dL/dz_{j*pieces + k} = da_j`` if ``k`` is the argmax of
     group ``j``, else 0; ties share it equally, as autodiff of ``jnp.max`` does.
     """
-    if not isinstance(pieces, int) or pieces < 1:
-        raise ValueError(f"maxout: pieces must be a positive int, got {pieces!r}")
+    pieces = check_positive_int("maxout: pieces", pieces)
 
     def grouped(z):
         if z.shape[-1] % pieces:
@@ -81,8 +86,9 @@ def maxout(pieces: int) -> Layer:
 
     @describe("maxout")
     def init_fn(key, in_shape):
-        if in_shape[-1] % pieces:
-            raise ValueError(f"maxout({pieces}) needs a feature count divisible by {pieces}, got {in_shape[-1]}")
+        if len(in_shape) < 1 or in_shape[-1] % pieces:
+            raise ValueError(f"maxout({pieces}) needs a feature count divisible by {pieces}, got in_shape "
+                             f"{in_shape}")
         return (*in_shape[:-1], in_shape[-1] // pieces), ()
 
     def apply_fn(params, z, **_):

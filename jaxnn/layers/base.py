@@ -4,6 +4,7 @@ A layer is three pure functions (after ``jax.example_libraries.stax``, plus a ha
 backward pass as in CS231n's ``layers.py``)::
 
     out_shape, params = layer.init(key, in_shape)          # in_shape excludes the batch axis
+                                                            # (an int d means (d,); an int key is a seed)
     y = layer.apply(params, x, *, key=None, train=False)    # x includes the batch axis
     dparams, dx = layer.backward(params, x, dy, *, key=None, train=False)
 
@@ -21,6 +22,8 @@ from typing import Any, Callable, NamedTuple, Sequence
 import jax
 import jax.numpy as jnp
 from jax import Array
+
+from jaxnn.util import as_int, as_key, as_numeric, as_shape
 
 Shape = tuple[int, ...]
 Params = Any
@@ -45,14 +48,49 @@ class Layer(NamedTuple):
 
 
 def describe(name: str, children: Sequence[Layer] = ()) -> Callable[[Callable], Callable]:
-    """Decorator for a layer's ``init`` recording its name and sub-layers (see `Layer.name`)."""
+    """Decorator for a layer's ``init`` recording its name and sub-layers (see `Layer.name`).
+
+    It is also the one place where every layer's ``init`` arguments are normalized:
+    ``in_shape`` may be an int (``init(key, 4)`` means ``init(key, (4,))``) or any sequence
+    of ints, numpy's included (`jaxnn.util.as_shape`), and ``key`` an int seed
+    (`jaxnn.util.as_key`); anything else is a ValueError naming the layer and the expected form.
+    """
 
     def mark(init_fn: Callable) -> Callable:
-        init_fn.layer_name = name
-        init_fn.children = tuple(children)
-        return init_fn
+        @functools.wraps(init_fn)
+        def init(key, in_shape):
+            return init_fn(as_key(key, f"{name}.init"), as_shape(in_shape, f"{name}.init"))
+
+        init.layer_name = name
+        init.children = tuple(children)
+        return init
 
     return mark
+
+
+def check_layer(what: str, layer: Any) -> Layer:
+    """``layer`` if it is a `Layer`, else ValueError naming ``what`` (a combinator's argument)."""
+    if not isinstance(layer, Layer):
+        raise ValueError(f"{what} must be a Layer (e.g. layers.dense(8)), got {type(layer).__name__}")
+    return layer
+
+
+def _is_init_output(params: Any) -> bool:
+    """True for ``(out_shape, params)``, what ``init`` returns, passed whole as params."""
+    return (isinstance(params, tuple) and len(params) == 2 and isinstance(params[0], tuple)
+            and len(params[0]) > 0 and all(as_int(d) is not None for d in params[0]))
+
+
+INIT_OUTPUT_HINT = "init returns (out_shape, params): unpack it, out_shape, params = model.init(key, in_shape)"
+
+
+def check_param_dict(name: str, params: Any, required: Sequence[str]) -> None:
+    """ValueError unless ``params`` is a dict holding the ``required`` keys (a leaf layer's params)."""
+    if isinstance(params, dict) and all(k in params for k in required):
+        return
+    hint = INIT_OUTPUT_HINT if _is_init_output(params) else f"pass the params {name}'s init returns"
+    got = sorted(params) if isinstance(params, dict) else type(params).__name__
+    raise ValueError(f"{name} expects params {{{', '.join(map(repr, required))}, ...}}, got {got}; {hint}")
 
 
 def split_key(key: Array | None, n: int) -> tuple[Array | None, ...]:
@@ -77,8 +115,7 @@ def serial(*layers: Layer) -> Layer:
     if len(layers) == 1 and isinstance(layers[0], (list, tuple)) and not isinstance(layers[0], Layer):
         layers = tuple(layers[0])
     for i, layer in enumerate(layers):
-        if not isinstance(layer, Layer):
-            raise ValueError(f"serial: argument {i} is {type(layer).__name__}, expected a Layer")
+        check_layer(f"serial: argument {i}", layer)
     n = len(layers)
 
     @describe("serial", layers)
@@ -91,12 +128,15 @@ def serial(*layers: Layer) -> Layer:
         return shape, tuple(params)
 
     def check(params):
+        if _is_init_output(params):
+            raise ValueError(f"serial: params look like the whole output of init; {INIT_OUTPUT_HINT}")
         if not isinstance(params, (tuple, list)) or len(params) != n:
             got = len(params) if isinstance(params, (tuple, list)) else type(params).__name__
             raise ValueError(f"serial of {n} layers expects a tuple of {n} params, got {got}")
 
     def apply_fn(params, x, *, key=None, train=False):
         check(params)
+        x = as_numeric("serial: inputs x", x)
         for layer, p, k in zip(layers, params, split_key(key, n)):
             x = layer.apply(p, x, key=k, train=train)
         return x
@@ -104,6 +144,7 @@ def serial(*layers: Layer) -> Layer:
     def backward_fn(params, x, dy, *, key=None, train=False):
         """Chain rule: ``dL/da^(l-1) = backward_l(dL/da^(l))`` from the last child to the first."""
         check(params)
+        x, dy = as_numeric("serial: inputs x", x), as_numeric("serial: upstream gradient dy", dy)
         keys = split_key(key, n)
         inputs = []
         for layer, p, k in zip(layers, params, keys):
@@ -123,6 +164,7 @@ def residual(block: Layer) -> Layer:
     Backward: the identity path passes ``dy`` straight through and adds the block's
     input gradient, ``dL/dx = dy + block.backward(dy)``.
     """
+    check_layer("residual: block", block)
 
     @describe("residual", (block,))
     def init_fn(key, in_shape):

@@ -390,6 +390,6 @@ CELLS: dict[str, Cell] = {
 
 
 def get_cell(name: str) -> Cell:
-    if name not in CELLS:
+    if not isinstance(name, str) or name not in CELLS:
         raise ValueError(f"rnn: unknown cell {name!r}; known cells: {sorted(CELLS)}")
     return CELLS[name]

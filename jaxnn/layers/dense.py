@@ -9,7 +9,8 @@ from __future__ import annotations
 import jax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Layer, describe
+from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.util import as_numeric, check_positive_int
 
 
 def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=initializers.zeros,
@@ -23,8 +24,7 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
     With the mean-reduced losses the ``1/N`` of the batch average is already in ``dz``.
     Extra middle axes (e.g. time) are treated as more rows.
     """
-    if not isinstance(units, int) or units < 1:
-        raise ValueError(f"dense: units must be a positive int, got {units!r}")
+    units = check_positive_int("dense: units", units)
     kernel_init, bias_init = initializers.get(kernel_init), initializers.get(bias_init)
 
     @describe("dense")
@@ -40,18 +40,21 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
         return (*in_shape[:-1], units), params
 
     def check(params, x):
+        check_param_dict("dense", params, ("W", "b") if use_bias else ("W",))
         fan_in = params["W"].shape[0]
         if x.ndim < 2 or x.shape[-1] != fan_in:
             raise ValueError(f"dense expects input (N, ..., {fan_in}) to match W of shape {params['W'].shape}, "
                              f"got shape {x.shape}")
 
     def apply_fn(params, x, **_):
+        x = as_numeric("dense: inputs x", x)
         check(params, x)
         z = x @ params["W"]
         return z + params["b"] if use_bias else z
 
     def backward_fn(params, x, dz, **_):
         """dW = x^T dz, db = sum_n dz, dx = dz W^T (IIT Mandi, vectorized backpropagation)."""
+        x, dz = as_numeric("dense: inputs x", x), as_numeric("dense: upstream gradient dz", dz)
         check(params, x)
         rows_x = x.reshape(-1, x.shape[-1])
         rows_dz = dz.reshape(-1, dz.shape[-1])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import jax
 
 from jaxnn.layers.base import Layer, describe
+from jaxnn.util import check_number
 
 
 def dropout(rate: float) -> Layer:
@@ -15,8 +16,7 @@ def dropout(rate: float) -> Layer:
     Backward with the same key rebuilds the same mask: ``dL/dx = dy * m / (1 - rate)``
     (Srivastava et al. 2014: dropped units pass no gradient); without training, ``dL/dx = dy``.
     """
-    if not 0.0 <= rate < 1.0:
-        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    rate = check_number("dropout: rate", rate, 0, 1, high_open=True)
 
     def scaled_mask(key, x):
         if key is None:

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-from jax import Array
 import numpy as np
 
 from jaxnn import initializers
-from jaxnn.layers.base import Layer, describe
-from jaxnn.util import is_concrete
+from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.util import check_positive_int, is_concrete
 
 
 def validate_ids(ids, vocab_size: int):
@@ -62,9 +61,8 @@ def embedding(vocab_size: int, features: int, *, embedding_init=initializers.nor
     Backward: ``dtable = scatter-add of dy rows at ids`` (``= one_hot(ids)^T dy``) and
     ``dx`` float0 zeros (see the module docstring, also for out-of-range ids).
     """
-    for name, value in (("vocab_size", vocab_size), ("features", features)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"embedding: {name} must be a positive int, got {value!r}")
+    vocab_size = check_positive_int("embedding: vocab_size", vocab_size)
+    features = check_positive_int("embedding: features", features)
     table_init = initializers.get(embedding_init)
 
     @describe("embedding")
@@ -72,6 +70,7 @@ def embedding(vocab_size: int, features: int, *, embedding_init=initializers.nor
         return (*tuple(in_shape), features), {"table": table_init(key, (vocab_size, features))}
 
     def check(params, ids):
+        check_param_dict("embedding", params, ("table",))
         table = params["table"]
         if table.shape != (vocab_size, features):
             raise ValueError(f"embedding: params['table'] must have shape (vocab_size, features) = "

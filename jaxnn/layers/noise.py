@@ -10,6 +10,7 @@ from __future__ import annotations
 import jax
 
 from jaxnn.layers.base import Layer, describe
+from jaxnn.util import check_number
 
 
 def gaussian_noise(std: float) -> Layer:
@@ -20,8 +21,7 @@ def gaussian_noise(std: float) -> Layer:
     ``dL/dx = dL/dy``.  Same key => same noise (the draw is ``jax.random.normal(key, x.shape)``).
     ValueError when training without a key.
     """
-    if isinstance(std, bool) or not isinstance(std, (int, float)) or not std >= 0:
-        raise ValueError(f"gaussian_noise: std must be a non-negative number, got {std!r}")
+    std = check_number("gaussian_noise: std", std, 0)
 
     def is_active(key, train):
         """Noise is added in training only; training without a key is a user error."""

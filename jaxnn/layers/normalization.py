@@ -26,17 +26,21 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from jaxnn.layers.base import Layer, describe
+from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.util import as_int, check_number
 
 Axes = tuple[int, ...]
 
 
 def _axes_spec(axis: int | Sequence[int]) -> tuple[int, ...]:
     """``axis`` as a non-empty tuple of ints (validated at construction)."""
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    if not axes or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes):
+    try:
+        axes = (axis,) if as_int(axis) is not None else tuple(axis)
+    except TypeError:
+        axes = ()
+    if not axes or not all(as_int(a) is not None for a in axes):
         raise ValueError(f"layer_norm: axis must be an int or a non-empty tuple of ints, got {axis!r}")
-    return axes
+    return tuple(as_int(a) for a in axes)
 
 
 def _normalized_axes(axes: tuple[int, ...], ndim: int) -> Axes:
@@ -169,8 +173,7 @@ def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = T
     to ones and zeros (the identity affine map); a key is omitted when its ``use_`` flag is
     off (``{}`` when both are).  Backward: see the module docstring.
     """
-    if not epsilon >= 0:
-        raise ValueError(f"layer_norm: epsilon must be >= 0, got {epsilon}")
+    epsilon = check_number("layer_norm: epsilon", epsilon, 0)
     axes_spec = _axes_spec(axis)
 
     @describe("layer_norm")
@@ -180,6 +183,7 @@ def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = T
 
     def apply_fn(params, x, **_):
         """y = scale * xhat + bias, xhat = (x - mean) / sqrt(var + epsilon) over the axes."""
+        check_param_dict("layer_norm", params, ("scale",) * use_scale + ("bias",) * use_bias)
         axes = _checked_axes(axes_spec, params, x)
         return _layer_norm_forward(params, x, axes, epsilon, use_scale, use_bias)
 

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, describe, split_key
+from jaxnn.layers.base import Array, Layer, check_layer, check_param_dict, describe, split_key
+from jaxnn.util import check_number, check_positive_int
 from jaxnn.layers.cells import CELLS, Cell, get_cell
 
 __all__ = ["CELLS", "bidirectional", "rnn", "time_distributed"]
@@ -43,7 +44,7 @@ def clip_rows(g: Array, max_norm: float) -> Array:
 
 def check_sequence(x: Array, W_x: Array, what: str = "rnn") -> None:
     """Static shape check: ``x`` must be ``(N, T, D)`` with ``D`` the params' input width."""
-    if x.ndim != 3:
+    if jnp.ndim(x) != 3:
         raise ValueError(f"{what}: expected inputs of shape (N, T, D) (batch, time, features), "
                          f"got shape {tuple(x.shape)}")
     if x.shape[-1] != W_x.shape[0]:
@@ -172,10 +173,9 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
     """
     cell_fns = get_cell(cell)
     kernel_init, recurrent_init = initializers.get(kernel_init), initializers.get(recurrent_init)
-    if not isinstance(hidden, int) or hidden < 1:
-        raise ValueError(f"rnn: hidden must be a positive int, got {hidden}")
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
-        raise ValueError(f"rnn: clip_grad_norm must be positive or None, got {clip_grad_norm}")
+    hidden = check_positive_int("rnn: hidden", hidden)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_number("rnn: clip_grad_norm (or None)", clip_grad_norm, 0, low_open=True)
 
     @describe("rnn")
     def init_fn(key, in_shape):
@@ -187,11 +187,13 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         return ((T, hidden) if return_sequences else (hidden,)), params
 
     def apply_fn(params, x, *, key=None, train=False):
+        check_param_dict("rnn", params, ("W_x", "b"))
         return rnn_forward(cell_fns, params, x, hidden, return_sequences)
 
     def backward_fn(params, x, dy, *, key=None, train=False):
         """BPTT (Werbos 1990): dh_t = dy_t + dL/dh_t from step t+1, then the cell's
         step_backward for t = T..1; dW = sums over t (formulas in `rnn_backward`)."""
+        check_param_dict("rnn", params, ("W_x", "b"))
         return rnn_backward(cell_fns, params, x, dy, hidden, return_sequences, clip_grad_norm)
 
     return Layer(init_fn, apply_fn, backward_fn)
@@ -225,8 +227,9 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
     backward direction's part, run each child's ``backward``, and add the two ``dx``
     (flipping the reversed one back).
     """
-    layer_bwd = layer_fwd if layer_bwd is None else layer_bwd
-    if merge not in MERGES:
+    check_layer("bidirectional: layer_fwd", layer_fwd)
+    layer_bwd = layer_fwd if layer_bwd is None else check_layer("bidirectional: layer_bwd", layer_bwd)
+    if not isinstance(merge, str) or merge not in MERGES:
         raise ValueError(f"bidirectional: unknown merge {merge!r}; known: {sorted(MERGES)}")
     merge_fn, split_fn = MERGES[merge]
 
@@ -284,6 +287,7 @@ def time_distributed(layer: Layer) -> Layer:
     gradient is the sum over all steps.  Example: ``time_distributed(dense(V))`` puts a
     per-step readout on ``rnn(H, return_sequences=True)``.
     """
+    check_layer("time_distributed: layer", layer)
 
     @describe("time_distributed", (layer,))
     def init_fn(key, in_shape):

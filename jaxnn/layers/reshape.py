@@ -9,17 +9,26 @@ import math
 from typing import Sequence
 
 from jaxnn.layers.base import Layer, describe
+from jaxnn.util import as_int
 
 Shape = tuple[int, ...]
 
 
 def _checked_target(shape: Sequence[int]) -> Shape:
-    """The per-example target shape, validated: positive sizes and at most one ``-1``."""
-    target = tuple(shape)
+    """The per-example target shape, validated: positive sizes and at most one ``-1``; an int
+    ``d`` means ``(d,)``, numpy integers are ints."""
+    if as_int(shape) is not None:
+        shape = (shape,)
+    try:
+        target = tuple(shape)
+    except TypeError:
+        raise ValueError(f"reshape: shape must be an int or a tuple of ints (without the batch axis), "
+                         f"got {shape!r}") from None
     for size in target:
-        if not isinstance(size, int) or isinstance(size, bool) or (size < 1 and size != -1):
+        if as_int(size) is None or (size < 1 and size != -1):
             raise ValueError(f"reshape: target shape {target} must hold positive ints and at most one -1, "
                              f"got entry {size!r}")
+    target = tuple(as_int(size) for size in target)
     if target.count(-1) > 1:
         raise ValueError(f"reshape: target shape {target} has more than one -1; at most one size can be inferred")
     return target

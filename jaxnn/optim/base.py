@@ -17,7 +17,6 @@ multiplier kept in the state, fed by ``reduce_on_plateau`` without recompiling).
 """
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -25,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxnn.util import all_finite, is_concrete, is_weight
+from jaxnn.util import all_finite, check_number, is_concrete, is_weight
 
 GradientTransformation = optax.GradientTransformation
 EmptyState = optax.EmptyState
@@ -39,28 +38,37 @@ _INT32_MAX = jnp.iinfo(jnp.int32).max
 
 # ---------------------------------------------------------------------------- checks
 
-def _concrete(value: Any) -> float | None:
-    """``value`` as a Python float, or None when it is traced (cannot be checked)."""
+def _concrete(name: str, value: Any) -> float | None:
+    """``value`` as a Python float, or None when it is traced or a schedule (cannot be checked);
+    ``ValueError`` naming ``name`` when it is no number at all (a string, None, a list, an array
+    with axes)."""
     if not is_concrete(value) or callable(value):
         return None
-    if isinstance(value, numbers.Real):
-        return float(value)
-    array = jnp.asarray(value)
-    return float(array) if array.ndim == 0 else None
+    return check_number(name, value)
 
 
 def check_nonnegative(name: str, value: Any) -> None:
     """Raise ``ValueError`` unless ``value >= 0`` (traced values and schedules pass)."""
-    v = _concrete(value)
+    v = _concrete(name, value)
     if v is not None and not v >= 0:  # `not >=` also rejects NaN
         raise ValueError(f"{name} must be >= 0, got {name}={value!r}")
 
 
 def check_decay_rate(name: str, value: Any) -> None:
     """Raise ``ValueError`` unless ``0 <= value < 1`` (an EMA decay / momentum rate)."""
-    v = _concrete(value)
+    v = _concrete(name, value)
     if v is not None and not 0.0 <= v < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {name}={value!r}")
+
+
+def check_transform(what: str, transform: Any) -> GradientTransformation:
+    """``transform`` if it has optax's ``init`` and ``update``, else ValueError naming ``what``
+    (an optimizer function passed uncalled, ``optim.adam`` for ``optim.adam(1e-3)``, says so)."""
+    if hasattr(transform, "init") and hasattr(transform, "update"):
+        return transform
+    name = getattr(transform, "__name__", type(transform).__name__)
+    hint = f"; call it, e.g. optim.{name}(1e-3)" if callable(transform) else ""
+    raise ValueError(f"{what} must be a GradientTransformation such as optim.adam(1e-3), got {name}{hint}")
 
 
 def increment(count: jax.Array) -> jax.Array:
@@ -82,6 +90,9 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     ``chain(a, b).update(g, (sa, sb), p) = b.update(*a.update(g, sa, p)[0], sb, p)``, the
     same state layout as ``optax.chain``, so jaxnn and optax transforms can be mixed.
     """
+    for i, transform in enumerate(transforms):
+        check_transform(f"chain: argument {i}", transform)
+
     def init(params):
         return tuple(t.init(params) for t in transforms)
 
@@ -226,6 +237,8 @@ def skip_nonfinite(inner: GradientTransformation) -> GradientTransformation:
     ``inner.update``.  Unlike ``optax.apply_if_finite`` it never gives up and lets NaNs
     through: params cannot silently become NaN.  Watch ``skipped`` to notice divergence.
     """
+    check_transform("skip_nonfinite: inner", inner)
+
     def init(params):
         return SkipNonfiniteState(skipped=jnp.zeros([], jnp.int32), inner_state=inner.init(params))
 
@@ -261,6 +274,8 @@ def scale_by_factor(inner: GradientTransformation, factor: float = 1.0) -> Gradi
     step (every optimizer here except ``rmsprop(momentum=...)``, whose momentum trace
     accumulates already-scaled steps, as in optax).
     """
+    check_transform("scale_by_factor: inner", inner)
+
     def init(params):
         return ScaleByFactorState(factor=_factor_array(factor), inner_state=inner.init(params))
 

@@ -33,6 +33,7 @@ from jax import Array
 import optax
 
 from jaxnn.optim.base import apply_updates
+from jaxnn.util import as_int, check_number
 
 PyTree = Any
 Schedule = Callable[[Array], Array]
@@ -168,7 +169,7 @@ def lr_finder(loss_fn: Callable[[PyTree, Array, Array], Array], params: PyTree, 
       ``loss_fn`` and ``make_optimizer`` are static jit arguments: pass the same function
       objects to reuse the compiled sweep.
     """
-    if not isinstance(num_steps, int) or isinstance(num_steps, bool) or num_steps < 3:
+    if as_int(num_steps) is None or num_steps < 3:
         raise ValueError(f"num_steps must be an int >= 3, got {num_steps!r}")
     n_examples = {leaf.shape[0] if jnp.ndim(leaf) else None
                   for leaf in jax.tree.leaves((x, y))}
@@ -176,19 +177,19 @@ def lr_finder(loss_fn: Callable[[PyTree, Array, Array], Array], params: PyTree, 
         raise ValueError(f"x and y must share their leading (example) axis, got leading sizes "
                          f"{sorted(n_examples, key=str)}")
     (n,) = n_examples
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or not 1 <= batch_size <= n:
+    if as_int(batch_size) is None or not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be an int in [1, {n}] (the number of examples), "
                          f"got {batch_size!r}")
+    check_number("min_lr", min_lr)
+    check_number("max_lr", max_lr)
     if not 0.0 < min_lr < max_lr:
         raise ValueError(f"need 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}")
-    if not 0.0 < smoothing <= 1.0:
-        raise ValueError(f"smoothing must be in (0, 1], got {smoothing!r}")
-    if not diverge_factor > 1.0:
-        raise ValueError(f"diverge_factor must be > 1, got {diverge_factor!r}")
-    if not isinstance(half_window, int) or not 1 <= half_window <= (num_steps - 1) // 2:
+    check_number("smoothing", smoothing, 0, 1, low_open=True)
+    check_number("diverge_factor", diverge_factor, 1, low_open=True)
+    if as_int(half_window) is None or not 1 <= half_window <= (num_steps - 1) // 2:
         raise ValueError(f"half_window must be an int in [1, {(num_steps - 1) // 2}] "
                          f"(num_steps={num_steps}), got {half_window!r}")
-    if not isinstance(skip_start, int) or not 0 <= skip_start < num_steps - half_window:
+    if as_int(skip_start) is None or not 0 <= skip_start < num_steps - half_window:
         raise ValueError(f"skip_start must be an int in [0, {num_steps - half_window - 1}], "
                          f"got {skip_start!r}")
     return _sweep_jit(loss_fn, make_optimizer, num_steps, batch_size, params, x, y, key,

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxnn.optim.base import Schedule, check_nonnegative
-from jaxnn.util import check_positive_int
+from jaxnn.util import check_number, check_positive_int
 
 
 def _as_float(step: jax.Array | int) -> jax.Array:
@@ -42,9 +42,10 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
     ``end_value`` bounds the decay.  = ``optax.exponential_decay``."""
     check_nonnegative("init_value", init_value)
     check_positive_int("transition_steps", transition_steps)
-    if not decay_rate > 0:
-        raise ValueError(f"decay_rate must be > 0, got decay_rate={decay_rate!r}")
+    check_number("decay_rate", decay_rate, 0, low_open=True)
     check_nonnegative("transition_begin", transition_begin)
+    if end_value is not None:
+        check_nonnegative("end_value", end_value)
     bound = jnp.maximum if decay_rate < 1 else jnp.minimum
 
     def schedule(step):
@@ -66,8 +67,7 @@ def step_decay(init_value: float, drop_every: int, factor: float = 0.1) -> Sched
     """
     check_nonnegative("init_value", init_value)
     check_positive_int("drop_every", drop_every)
-    if not 0 < factor <= 1:
-        raise ValueError(f"factor must be in (0, 1], got factor={factor!r}")
+    check_number("factor", factor, 0, 1, low_open=True)
     return lambda step: init_value * jnp.power(factor, jnp.floor_divide(step, drop_every))
 
 
@@ -82,6 +82,8 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0,
     """
     check_nonnegative("init_value", init_value)
     check_positive_int("decay_steps", decay_steps)
+    check_number("alpha", alpha)
+    check_number("exponent", exponent)
 
     def schedule(step):
         progress = jnp.minimum(_as_float(step), decay_steps) / decay_steps
@@ -99,6 +101,7 @@ def warmup_cosine(init_value: float, peak_value: float, warmup_steps: int, decay
     for name, value in (("init_value", init_value), ("peak_value", peak_value),
                         ("end_value", end_value), ("warmup_steps", warmup_steps)):
         check_nonnegative(name, value)
+    check_positive_int("decay_steps", decay_steps)
     if not decay_steps > warmup_steps:
         raise ValueError(f"decay_steps must be > warmup_steps={warmup_steps} (it includes "
                          f"the warmup), got decay_steps={decay_steps!r}")
@@ -130,8 +133,9 @@ def one_cycle(transition_steps: int, peak_value: float, pct_start: float = 0.3,
     """
     check_positive_int("transition_steps", transition_steps)
     check_nonnegative("peak_value", peak_value)
-    if not 0 <= pct_start < 1:
-        raise ValueError(f"pct_start must be in [0, 1), got pct_start={pct_start!r}")
+    check_number("pct_start", pct_start, 0, 1, high_open=True)
+    check_number("div_factor", div_factor, 0, low_open=True)
+    check_number("final_div_factor", final_div_factor, 0, low_open=True)
     rise_steps = int(pct_start * transition_steps)
     start_value = peak_value / div_factor
     final_value = start_value / final_div_factor
@@ -203,8 +207,7 @@ def reduce_on_plateau(factor: float = 0.1, patience: int = 10, min_delta: float 
             scale, rop_state = rop.update(rop_state, float(val_loss))
             opt_state = optim.set_factor(opt_state, scale)
     """
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must be in (0, 1), got factor={factor!r}")
+    check_number("factor", factor, 0, 1, low_open=True, high_open=True)
     check_positive_int("patience", patience)
     check_nonnegative("min_delta", min_delta)
     check_nonnegative("cooldown", cooldown)

@@ -51,7 +51,7 @@ from jax.flatten_util import ravel_pytree
 
 from jaxnn.optim.solver_loop import (MinimizeResult, PyTree, SolverConfig, SolverNumbers,
                                      StepResult, search_along, solve_jit)
-from jaxnn.util import check_positive_int, is_concrete
+from jaxnn.util import check_number, check_positive_int, is_concrete
 
 METHODS = ("gd", "newton", "lbfgs", "cg")
 LINE_SEARCHES = ("strong_wolfe", "backtracking")
@@ -251,7 +251,8 @@ _SOLVERS = {
 
 def _check_number(name: str, value, *, allow_zero: bool = False) -> None:
     if is_concrete(value):
-        bad = not (float(value) >= 0.0 if allow_zero else float(value) > 0.0)
+        number = check_number(name, value)
+        bad = not (number >= 0.0 if allow_zero else number > 0.0)
         if bad:
             expected = "non-negative" if allow_zero else "positive"
             raise ValueError(f"{name} must be a {expected} number, got {value!r}")
@@ -284,6 +285,8 @@ def _check_settings(*, max_iter, memory_size, restart_every, max_line_search_ste
     _check_number("tol", tol)
     _check_number("learning_rate", learning_rate)
     _check_number("f_tol", f_tol, allow_zero=True)
+    check_number("c1", c1)
+    check_number("c2", c2)
     if is_concrete(c1, c2) and not 0.0 < float(c1) < float(c2) < 1.0:
         raise ValueError(f"line search constants must satisfy 0 < c1 < c2 < 1, "
                          f"got c1={c1!r}, c2={c2!r}")
