@@ -80,7 +80,7 @@ GRADIENT_PATHS = {"autodiff": autodiff_value_and_grad, "backprop": value_and_gra
 
 def gradient_path(name: str) -> Callable[..., Callable]:
     """``"autodiff"`` or ``"backprop"``: the factory ``(model, loss, *, l2) -> value_and_grad``."""
-    if name not in GRADIENT_PATHS:
+    if not isinstance(name, str) or name not in GRADIENT_PATHS:
         raise ValueError(f"unknown gradient path {name!r}; known: {', '.join(GRADIENT_PATHS)}")
     return GRADIENT_PATHS[name]
 

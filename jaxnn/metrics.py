@@ -93,6 +93,7 @@ def predicted_labels(pred: ArrayLike, *, threshold: float = 0.5) -> Array:
     (0.5 for probabilities, use 0.0 for logits).
     """
     pred = as_numeric("pred", pred)
+    check_number("threshold", threshold)
     if pred.ndim == 2 and pred.shape[1] > 1:
         return jnp.argmax(pred, axis=1).astype(jnp.int32)
     if pred.ndim == 2:

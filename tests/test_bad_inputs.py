@@ -34,10 +34,10 @@ DENSE_PARAMS = {"W": jnp.zeros((4, 2)), "b": jnp.zeros(2)}
 X4 = jnp.zeros((1, 4))
 
 
-def fit_mlp(loss, y):
+def fit_mlp(loss, y, **options):
     """One epoch of ``mlp([2])`` on two examples: fit checks its data before compiling."""
     return train.fit(models.mlp([2]), (DENSE_PARAMS,), loss, optim.sgd(0.1), jnp.zeros((2, 4)), y, epochs=1,
-                     batch_size=1, key=0, progress=False)
+                     batch_size=1, key=0, progress=False, **options)
 
 CASES = [
     # ---------------------------------------------------------------- layers: construction
@@ -187,6 +187,8 @@ CASES = [
     ("lr_finder_str_min_lr", lambda: optim.lr_finder(lambda p, xb, yb: jnp.sum(p), jnp.ones(2), jnp.zeros((8, 1)),
                                                      jnp.zeros(8), optim.sgd, key=KEY, min_lr="1e-7", batch_size=4),
      ValueError, "min_lr must be a number"),
+    ("adamw_mask_by_name", lambda: optim.adamw(1e-3, mask="weights"), ValueError,
+     "callable such as optim.weights_only_mask"),
     ("reduce_on_plateau_factor_two", lambda: optim.reduce_on_plateau(factor=2.0), ValueError,
      "factor must be in (0, 1)"),
     # ---------------------------------------------------------------- datasets
@@ -208,12 +210,18 @@ CASES = [
     ("scaler_feature_mismatch",
      lambda: datasets.standard_transform(datasets.standard_fit(np.ones((4, 3))), np.ones((4, 1))), ValueError,
      "the scaler was fitted on features of shape (3,), got x of shape (4, 1)"),
+    ("minmax_str_feature_range", lambda: datasets.minmax_fit(np.ones((3, 2)), feature_range=(0, "1")), ValueError,
+     "feature_range: b must be a number"),
+    ("function_1d_not_a_function", lambda: datasets.function_1d(KEY, 10, fn=3), ValueError,
+     "fn must be a name in sin, abs, step, square or an elementwise function"),
     ("minmax_fit_strings", lambda: datasets.minmax_fit(np.array([["a"]])), ValueError, "must be a numeric array"),
     # ---------------------------------------------------------------- metrics
     ("accuracy_string_labels", lambda: metrics.accuracy(jnp.zeros((2, 3)), np.array(["a", "b"])), ValueError,
      "labels must be a numeric array"),
     ("accuracy_fractional_labels", lambda: metrics.accuracy(jnp.array([0, 1]), jnp.array([0.5, 1.0])), ValueError,
      "non-integer values such as 0.5"),
+    ("accuracy_str_threshold", lambda: metrics.accuracy(jnp.array([0.2, 0.7]), jnp.array([0, 1]), threshold="0.5"),
+     ValueError, "threshold must be a number"),
     ("accuracy_length_mismatch", lambda: metrics.accuracy(jnp.zeros((2, 3)), jnp.array([0, 1, 2])), ValueError,
      "same number of examples; got 2 and 3"),
     ("confusion_float_n_classes", lambda: metrics.confusion_matrix(jnp.array([0, 1]), jnp.array([0, 1]), 2.0),
@@ -256,6 +264,11 @@ CASES = [
     # ---------------------------------------------------------------- fit (through the checks above)
     ("fit_float_class_labels", lambda: fit_mlp("softmax_cross_entropy", jnp.array([0.0, 1.0])), ValueError,
      "cast whole-number labels with y.astype(int)"),
+    ("fit_whole_init_output", lambda: train.fit(models.mlp([2]), ((2,), (DENSE_PARAMS,)), "mse", optim.sgd(0.1), X4,
+                                                jnp.zeros((1, 2)), epochs=1, batch_size=1, key=0, progress=False),
+     ValueError, "unpack it, out_shape, params = model.init"),
+    ("fit_gradient_path_in_a_list", lambda: fit_mlp("mse", jnp.zeros((2, 2)), grad=["backprop"]), ValueError,
+     "unknown gradient path ['backprop']"),
     ("fit_huber_negative_delta", lambda: fit_mlp(losses.get("huber", delta=-1.0), jnp.zeros((2, 2))), ValueError,
      "huber: delta must be > 0"),
 ]
@@ -289,6 +302,9 @@ def test_an_int_key_is_a_seed():
     by_seed, by_key = layer.init(3, (4,))[1], layer.init(jax.random.key(3), (4,))[1]
     np.testing.assert_array_equal(by_seed["W"], by_key["W"])
     np.testing.assert_array_equal(datasets.two_moons(3, 6)[0], datasets.two_moons(jax.random.key(3), 6)[0])
+    x, y = np.arange(4.0)[:, None], np.arange(4)
+    first = next(iter(datasets.batches(x, y, 2, key=3)))[1]
+    np.testing.assert_array_equal(first, next(iter(datasets.batches(x, y, 2, key=jax.random.key(3))))[1])
 
 
 def test_numpy_integers_are_integers():

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jax import Array
 import numpy as np
 
-from jaxnn.util import as_int, as_numeric, check_positive_int, is_concrete
+from jaxnn.util import as_int, as_key, as_numeric, check_number, check_positive_int, is_concrete
 
 ArrayLike = jax.typing.ArrayLike
 
@@ -57,6 +57,8 @@ def _constant(x: Array) -> Array:
 def minmax_fit(x: ArrayLike, feature_range: tuple[float, float] = (0.0, 1.0)) -> MinMaxState:
     """Per-feature minimum and maximum of ``x``: ``(N, *F)`` -> state with ``(*F,)`` arrays."""
     low, high = feature_range
+    check_number("feature_range: a", low)
+    check_number("feature_range: b", high)
     if not low < high:
         raise ValueError(f"feature_range must be (a, b) with a < b; got {feature_range}")
     x = _float_array(x)
@@ -150,7 +152,7 @@ def batches(x: ArrayLike, y: ArrayLike, batch_size: int, *, key: Array | None = 
 
     x: ``(N, ...)``, y: ``(N, ...)``, numpy or jax arrays (batches are of the same kind).
     shuffle: visit the examples in the order ``jax.random.permutation(key, N)``; pass a
-    fresh ``key`` each epoch.  drop_last: skip the final batch when it has fewer than
+    fresh ``key`` each epoch (an int is a seed).  drop_last: skip the final batch when it has fewer than
     ``batch_size`` examples (otherwise it is yielded, smaller).
     Arguments are checked here, before the first batch is asked for.
     """
@@ -167,7 +169,7 @@ def batches(x: ArrayLike, y: ArrayLike, batch_size: int, *, key: Array | None = 
     if shuffle and key is None:
         raise ValueError("shuffle=True needs a key, e.g. key=jax.random.key(epoch); "
                          "or pass shuffle=False")
-    order = np.asarray(jax.random.permutation(key, n)) if shuffle else np.arange(n)
+    order = np.asarray(jax.random.permutation(as_key(key, "batches"), n)) if shuffle else np.arange(n)
     stop = n - n % batch_size if drop_last else n
     return ((x[order[i:i + batch_size]], y[order[i:i + batch_size]])
             for i in range(0, stop, batch_size))

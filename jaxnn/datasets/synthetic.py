@@ -198,6 +198,9 @@ def function_1d(key: Array, n: int, fn: str | Callable[[Array], Array] = "sin",
             raise ValueError(f"unknown function {fn!r}; known: {', '.join(FUNCTIONS_1D)} "
                              f"(or pass a callable)")
         fn = FUNCTIONS_1D[fn]
+    elif not callable(fn):
+        raise ValueError(f"fn must be a name in {', '.join(FUNCTIONS_1D)} or an elementwise function such as "
+                         f"jnp.cos, got {fn!r}")
     x_key, noise_key = jax.random.split(key)
     x = _uniform_inputs(x_key, n, x_range)
     y = fn(x)

@@ -76,9 +76,12 @@ def check_layer(what: str, layer: Any) -> Layer:
 
 
 def _is_init_output(params: Any) -> bool:
-    """True for ``(out_shape, params)``, what ``init`` returns, passed whole as params."""
+    """True for ``(out_shape, params)``, what ``init`` returns, passed whole as params (also
+    traced, as ``jax.eval_shape`` or ``jit`` see it: the sizes are then integer scalars)."""
     return (isinstance(params, tuple) and len(params) == 2 and isinstance(params[0], tuple)
-            and len(params[0]) > 0 and all(as_int(d) is not None for d in params[0]))
+            and len(params[0]) > 0 and all(as_int(d) is not None or (
+                hasattr(d, "dtype") and jnp.ndim(d) == 0 and jnp.issubdtype(d.dtype, jnp.integer))
+                for d in params[0]))
 
 
 INIT_OUTPUT_HINT = "init returns (out_shape, params): unpack it, out_shape, params = model.init(key, in_shape)"

@@ -202,6 +202,10 @@ def add_decayed_weights(weight_decay: float = 0.0,
     e.g. ``weights_only_mask``; True means decay this leaf.  ``None`` decays every leaf.
     """
     check_nonnegative("weight_decay", weight_decay)
+    if isinstance(mask, str):
+        # a string would be one truthy leaf: every parameter decayed, silently
+        raise ValueError(f"mask must be None, a pytree of bools shaped like params or a callable such as "
+                         f"optim.weights_only_mask, got mask={mask!r}")
 
     def update(updates, state, params=None):
         if params is None:
