@@ -142,8 +142,9 @@ def train_seeds(name: str, model, optimizer, train_data, ds, seeds: range, epoch
 def plot_test_accuracy(cnn_runs: list[dict], mlp_runs: list[dict], path) -> None:
     fig, ax = figure("Digits 8x8: test accuracy per seed", "seed", "test accuracy (%)")
     for runs, name, marker in ((cnn_runs, "CNN", "o"), (mlp_runs, "MLP", "s")):
-        ax.plot([r["seed"] for r in runs], [100 * r["test_accuracy"] for r in runs], marker=marker,
-                markersize=8, linestyle="", label=f"{name} (mean {100 * np.mean([r['test_accuracy'] for r in runs]):.2f}%)")
+        accuracies = [100 * r["test_accuracy"] for r in runs]
+        ax.plot([r["seed"] for r in runs], accuracies, marker=marker, markersize=8, linestyle="",
+                label=f"{name} (mean {np.mean(accuracies):.2f}%)")
     ax.axhline(100 * TARGET_ACCURACY, color="k", linewidth=0.8, linestyle=":",
                label=f"CNN target {100 * TARGET_ACCURACY:.1f}%")
     seeds = [r["seed"] for r in cnn_runs]
