@@ -27,7 +27,8 @@ import numpy as np
 from jaxnn import metrics
 from jaxnn.activations import get as get_activation
 from jaxnn.activations import log_softmax, sigmoid, softmax
-from jaxnn.util import as_numeric, check_number, is_concrete, is_weight  # noqa: F401  (is_weight: losses.is_weight kept)
+from jaxnn.util import as_numeric, check_number, is_concrete
+from jaxnn.util import is_weight  # noqa: F401  (losses.is_weight kept)
 
 
 PROBABILITY_EPS = 1e-7  # probabilities are clipped to [eps, 1 - eps] before the log

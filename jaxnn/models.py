@@ -142,7 +142,9 @@ def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
         dense(n_outputs), [output_act]                       -> (N, n_outputs)
 
     Inputs are NHWC.  ``image_shape=(H, W, C)`` puts a ``reshape`` first, so the model also
-    takes flattened images ``(N, H*W*C)`` as `jaxnn.datasets.load` gives them.
+    takes flattened images ``(N, H*W*C)`` as `jaxnn.datasets.load` gives them (and ``init``
+    takes only those two in_shapes).  A channels-first in_shape such as ``(1, 28, 28)`` is a
+    ValueError that names the channels-last one, ``(28, 28, 1)``.
     ``pool``: window and stride of a ``pool_type`` (``"max"`` or ``"avg"``) pooling after each
     conv, ``None`` for none; with ``padding="SAME"`` each block divides H and W by ``pool``
     (rounding down).  The outputs are logits (``output_activation="identity"``): train with
@@ -169,7 +171,8 @@ def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
     stack += _dense_stack(dense_sizes, activation, dropout_rate, init)
     model = serial(*stack, *_output_layers(n_outputs, output_activation, init))
     if image_shape is not None:
-        return _expecting(model, image_shape, "cnn", "(N, H, W, C) or flattened (N, H*W*C)", also=[(math.prod(image_shape),)])
+        return _expecting(model, image_shape, "cnn", "(N, H, W, C) or flattened (N, H*W*C)",
+                          also=[(math.prod(image_shape),)])
 
     @describe(model.name, model.children)
     def init_fn(key, in_shape):

@@ -54,18 +54,28 @@ def describe(name: str, children: Sequence[Layer] = ()) -> Callable[[Callable], 
     ``in_shape`` may be an int (``init(key, 4)`` means ``init(key, (4,))``) or any sequence
     of ints, numpy's included (`jaxnn.util.as_shape`), and ``key`` an int seed
     (`jaxnn.util.as_key`); anything else is a ValueError naming the layer and the expected form.
+    ``key=None`` passes: a layer that draws nothing (a pool, an activation) needs no key, and one
+    that does says so (`require_key`).
     """
 
     def mark(init_fn: Callable) -> Callable:
         @functools.wraps(init_fn)
         def init(key, in_shape):
-            return init_fn(as_key(key, f"{name}.init"), as_shape(in_shape, f"{name}.init"))
+            return init_fn(None if key is None else as_key(key, f"{name}.init"), as_shape(in_shape, f"{name}.init"))
 
         init.layer_name = name
         init.children = tuple(children)
         return init
 
     return mark
+
+
+def require_key(name: str, key: Array | None) -> Array:
+    """``key``, or a ValueError when it is None: ``name``'s init draws its initial params."""
+    if key is None:
+        raise ValueError(f"{name}.init draws its initial params: key must be a PRNG key such as "
+                         "jax.random.key(0), or an int seed; got None")
+    return key
 
 
 def check_layer(what: str, layer: Any) -> Layer:
@@ -125,7 +135,7 @@ def serial(*layers: Layer) -> Layer:
     def init_fn(key, in_shape):
         params = []
         shape = tuple(in_shape)
-        for layer, k in zip(layers, jax.random.split(key, max(n, 1))):
+        for layer, k in zip(layers, split_key(key, n)):
             shape, p = layer.init(k, shape)
             params.append(p)
         return shape, tuple(params)

@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, check_param_dict, describe
+from jaxnn.layers.base import Array, Layer, check_param_dict, describe, require_key
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, effective_size,
                                  resolve_padding, window_geometry)
 from jaxnn.util import check_positive_int
@@ -161,7 +161,7 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
         check_input(name, in_shape, spatial_dims, None, batched=False)
         *in_sizes, in_channels = in_shape
         _, out_sizes = window_geometry(name, in_sizes, windows, strides, padding)
-        kernel_key, bias_key = jax.random.split(key)
+        kernel_key, bias_key = jax.random.split(require_key(name, key))
         params = {"W": kernel_init(kernel_key, (*kernel_sizes, in_channels, features))}
         if use_bias:
             params["b"] = bias_init(bias_key, (features,))

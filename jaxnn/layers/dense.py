@@ -9,7 +9,7 @@ from __future__ import annotations
 import jax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.layers.base import Layer, check_param_dict, describe, require_key
 from jaxnn.util import as_numeric, check_positive_int
 
 
@@ -33,7 +33,7 @@ def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=init
             raise ValueError(f"dense expects inputs of shape (N, ..., features), got in_shape {tuple(in_shape)} "
                              "without the batch axis")
         fan_in = in_shape[-1]
-        kernel_key, bias_key = jax.random.split(key)
+        kernel_key, bias_key = jax.random.split(require_key("dense", key))
         params = {"W": kernel_init(kernel_key, (fan_in, units))}
         if use_bias:
             params["b"] = bias_init(bias_key, (units,))

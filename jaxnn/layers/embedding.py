@@ -28,7 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxnn import initializers
-from jaxnn.layers.base import Layer, check_param_dict, describe
+from jaxnn.layers.base import Layer, check_param_dict, describe, require_key
 from jaxnn.util import check_positive_int, is_concrete
 
 
@@ -67,7 +67,7 @@ def embedding(vocab_size: int, features: int, *, embedding_init=initializers.nor
 
     @describe("embedding")
     def init_fn(key, in_shape):
-        return (*tuple(in_shape), features), {"table": table_init(key, (vocab_size, features))}
+        return (*tuple(in_shape), features), {"table": table_init(require_key("embedding", key), (vocab_size, features))}
 
     def check(params, ids):
         check_param_dict("embedding", params, ("table",))

@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, check_layer, check_param_dict, describe, split_key
+from jaxnn.layers.base import Array, Layer, check_layer, check_param_dict, describe, require_key, split_key
 from jaxnn.util import check_number, check_positive_int
 from jaxnn.layers.cells import CELLS, Cell, get_cell
 
@@ -183,7 +183,7 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
             raise ValueError(f"rnn: expected in_shape (T, D) (time, features; no batch axis), "
                              f"got {tuple(in_shape)}")
         T, D = in_shape
-        params = cell_fns.init(key, D, hidden, kernel_init, recurrent_init)
+        params = cell_fns.init(require_key("rnn", key), D, hidden, kernel_init, recurrent_init)
         return ((T, hidden) if return_sequences else (hidden,)), params
 
     def apply_fn(params, x, *, key=None, train=False):
@@ -237,7 +237,7 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
     def init_fn(key, in_shape):
         if len(in_shape) != 2:
             raise ValueError(f"bidirectional: expected in_shape (T, D), got {tuple(in_shape)}")
-        k_f, k_b = jax.random.split(key)
+        k_f, k_b = split_key(key, 2)
         shape_f, p_f = layer_fwd.init(k_f, in_shape)
         shape_b, p_b = layer_bwd.init(k_b, in_shape)
         out = jax.eval_shape(merge_fn, jax.ShapeDtypeStruct(shape_f, jnp.float32),
