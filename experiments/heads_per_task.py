@@ -128,10 +128,9 @@ def make_tasks() -> list[Task]:
 
     digits = datasets.load("digits", scale=None)
     splits, scale = standardized_targets(tuple(digit_halves(s) for s in (digits.train, digits.val, digits.test)))
-    # head.output_width() is 1 for every non-multiclass head: the width of a multi-output
-    # regression is the number of targets, here 24.
+    multi = losses.head("multi_output_regression")  # one output per target, here 24 pixels
     tasks.append(Task("multi-output regression", "digits: bottom half from top half", "digit halves",
-                      losses.head("multi_output_regression"), splits[0][1].shape[1], splits,
+                      multi, multi.output_width(splits[0][1].shape[1]), splits,
                       unit="pixel intensity (0-1)", target_scale=scale))
 
     for name, label in (("breast_cancer", "breast cancer"), ("wine", "wine"), ("digits", "digits")):

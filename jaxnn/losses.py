@@ -392,9 +392,15 @@ class Head(NamedTuple):
         """The decision from raw scores: ``decide(output_activation(z))``."""
         return self.decide(get_activation(self.output_activation).fn(z))
 
-    def output_width(self, n_classes: int | None = None) -> int:
-        """Units of the last dense layer: one per class for multiclass, else one."""
-        return n_classes if self.name == "multiclass" else 1
+    def output_width(self, n: int | None = None) -> int:
+        """Units of the last dense layer: one per class (``n`` classes) for multiclass, one
+        per target (``n`` targets) for multi-output regression, else one."""
+        if self.name in ("multiclass", "multi_output_regression"):
+            if n is None:
+                raise ValueError(f"{self.name} head: output_width needs the number of "
+                                 f"{'classes' if self.name == 'multiclass' else 'targets'}")
+            return n
+        return 1
 
     def targets(self, y) -> Array:
         """``y`` in the form `loss` takes: integer labels for multiclass, else a float

@@ -434,7 +434,9 @@ def test_traced_out_of_range_labels_give_nan_loss(name):
 def test_heads_shape_targets_and_outputs_for_their_task():
     regression, multi, binary, multiclass = (losses.head(t) for t in
                                              ("regression", "multi_output_regression", "binary", "multiclass"))
-    assert [h.output_width(10) for h in (regression, binary, multiclass)] == [1, 1, 10]
+    assert [h.output_width(10) for h in (regression, binary, multiclass, multi)] == [1, 1, 10, 10]
+    with pytest.raises(ValueError, match="needs the number of targets"):
+        multi.output_width()
     labels = np.array([0, 2, 1])
     np.testing.assert_array_equal(np.asarray(multiclass.targets(labels)), labels)
     assert binary.targets(np.array([0, 1, 1])).shape == (3, 1)
