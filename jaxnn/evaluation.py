@@ -18,7 +18,8 @@ from jax import Array
 
 from jaxnn import activations, losses
 from jaxnn.layers import Layer
-from jaxnn.layers.base import check_params
+from jaxnn.layers.base import check_layer, check_params
+from jaxnn.util import as_numeric
 
 Metrics = Callable[[Array, Array], dict]
 
@@ -37,7 +38,7 @@ def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
 
     x: (N, ...) -> (N, ...out).  Checks first that ``x`` and ``params`` fit the model.
     """
-    x = as_numbers("predict: x", x)
+    x = as_numeric("predict: x", x)
     check_model_inputs(model, params, x, "predict")
     return _predict_in_chunks(model, params, x, batch_size)
 
@@ -70,7 +71,7 @@ def evaluate(model: Layer, params, loss, x, y, *, metrics: Metrics | None = None
     data first (`check_data`); returns Python floats (one host sync).
     """
     loss_fn = losses.get(loss)
-    x, y = as_numbers("evaluate: x", x), as_numbers("evaluate: y", y)
+    x, y = as_numeric("evaluate: x", x), as_numeric("evaluate: y", y)
     check_data(model, params, loss_fn, x, y, "evaluate")
     return score(model, params, loss_fn, x, y, metrics=metrics, batch_size=batch_size)
 
@@ -83,18 +84,10 @@ def score(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, *,
     return {name: float(value) for name, value in jax.device_get(result).items()}
 
 
-def as_numbers(name: str, values) -> Array:
-    """``values`` on the device, or ValueError if they are not numbers (strings, objects)."""
-    array = np.asarray(values)
-    if not (np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_):
-        raise ValueError(f"{name} must be numbers, got dtype {array.dtype}; encode string labels as integers "
-                         f"0..C-1 first (e.g. np.unique(y, return_inverse=True)[1])")
-    return jnp.asarray(array)
-
-
 def check_model_inputs(model: Layer, params, x: Array, what: str) -> jax.ShapeDtypeStruct:
     """The output shape of one example; ValueError (no compiling) if ``x`` does not fit the
     model (the layers name the layout they expect) or ``params`` are not this model's."""
+    check_layer(f"{what}: model", model)
     example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
     out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)
     check_params(model, params, x.shape[1:], what)  # params of another width would run silently

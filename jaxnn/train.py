@@ -33,9 +33,10 @@ import optax
 from jax import Array
 
 from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim
-from jaxnn.evaluation import as_numbers, check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
+from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
-from jaxnn.util import all_finite, as_int, copy_tree
+from jaxnn.layers.base import check_layer
+from jaxnn.util import all_finite, as_int, as_key, as_numeric, check_number, copy_tree
 
 
 class Objective(NamedTuple):
@@ -58,9 +59,9 @@ class Objective(NamedTuple):
 
 def objective(model: Layer, loss, *, grad: str = "autodiff", l2: float = 0.0) -> Objective:
     """An `Objective`, checked: a known loss and gradient path, ``l2 >= 0``."""
+    check_layer("model", model)
     backprop.gradient_path(grad)
-    if not l2 >= 0:
-        raise ValueError(f"l2 must be >= 0 (it adds l2/2 ||W||^2 to the loss), got l2={l2!r}")
+    l2 = check_number("l2 (it adds l2/2 ||W||^2 to the loss)", l2, 0)
     return Objective(model, losses.get(loss), grad, float(l2))
 
 
@@ -265,7 +266,7 @@ def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batc
                                          or checkpoint_every < 1):
         raise ValueError(f"fit: checkpoint_every must be a positive int and needs checkpoint_dir, "
                          f"got checkpoint_every={checkpoint_every!r}, checkpoint_dir={checkpoint_dir!r}")
-    x, y = as_numbers("fit: x", x), as_numbers("fit: y", y)
+    x, y = as_numeric("fit: x", x), as_numeric("fit: y", y)
     check_data(objective.model, params, objective.loss, x, y, "fit")
     if as_int(batch_size) is None or not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
@@ -274,19 +275,9 @@ def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batc
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ValueError(f"fit: validation must be a pair (x_val, y_val), got {type(validation).__name__}"
                              f"{'' if not hasattr(validation, 'shape') else f' of shape {validation.shape}'}")
-        validation = as_numbers("fit: validation x", validation[0]), as_numbers("fit: validation y", validation[1])
+        validation = as_numeric("fit: validation x", validation[0]), as_numeric("fit: validation y", validation[1])
         check_data(objective.model, params, objective.loss, *validation, "fit(validation=...)")
     return (x, y), validation
-
-
-def _as_key(key) -> Array:
-    """A typed PRNG key; an int is a seed (``jax.random.key(key)``); a legacy uint32 key passes."""
-    if as_int(key) is not None:
-        return jax.random.key(key)
-    if isinstance(key, jax.Array) and (jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
-                                       or (key.dtype == jnp.uint32 and key.shape == (2,))):
-        return key
-    raise ValueError(f"fit: key must be a PRNG key such as jax.random.key(0), or an int seed; got {key!r}")
 
 
 def _as_optimizer(optimizer) -> optax.GradientTransformation:
@@ -366,7 +357,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     History: ``epoch``, ``loss``, ``val_<name>``, ``time`` (seconds per epoch), plus
     ``lr_scale``, ``stopped_early``, ``best_epoch``, ``nan_epoch`` when they apply.
     """
-    goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), _as_key(key), _as_optimizer(optimizer)
+    goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), as_key(key, "fit"), _as_optimizer(optimizer)
     data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every)
     hooks = _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, callbacks)
     for hook in hooks:

@@ -296,7 +296,7 @@ def test_resume_refuses_a_checkpoint_of_another_model_or_past_epochs(model, para
 
 
 @pytest.mark.parametrize("options, message", [
-    ({"l2": -1e-3}, "l2 must be >= 0"),
+    ({"l2": -1e-3}, "l2 .*must be >= 0, got l2=-0.001"),
     ({"checkpoint_every": -1, "checkpoint_dir": "unused"}, "checkpoint_every must be a positive int"),
     ({"checkpoint_every": 2}, "needs checkpoint_dir"),
     ({"patience": 0}, "patience must be a positive int"),
@@ -352,7 +352,8 @@ def test_convenient_forms_of_key_optimizer_and_integers(model, params, data):
     ({"optimizer": "adamax"}, "unknown optimizer 'adamax'"),
     ({"optimizer": len}, "optimizer must be an optax-protocol transformation"),
     ({"validation": np.zeros((10, N_FEATURES))}, r"validation must be a pair \(x_val, y_val\), got ndarray"),
-    ({"y": np.array(["a", "b", "c"] * 32)}, "fit: y must be numbers, got dtype <U1"),
+    ({"y": np.array(["a", "b", "c"] * 32)}, "fit: y must be a numeric array, got dtype <U1"),
+    ({"l2": "0.1"}, "l2"),
     ({"batch_size": 16.0}, "batch_size must be an int"),
     ({"epochs": True}, "epochs must be a non-negative int"),
 ])
@@ -363,3 +364,11 @@ def test_ordinary_mistakes_get_a_value_error_that_names_them(model, params, data
     with pytest.raises(ValueError, match=message):
         train.fit(model, params, "softmax_cross_entropy", optimizer, x, targets,
                   **{"epochs": 1, "batch_size": 16, "progress": False, **options})
+
+
+def test_a_function_in_place_of_the_model_is_named(params, data):
+    x, y = data
+    with pytest.raises(ValueError, match="model must be a Layer"):
+        train.fit(jnp.tanh, params, "softmax_cross_entropy", OPTIMIZER, x, y, epochs=1, batch_size=16, key=0)
+    with pytest.raises(ValueError, match="predict: model must be a Layer"):
+        train.predict(jnp.tanh, params, x)
