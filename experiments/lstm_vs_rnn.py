@@ -3,7 +3,8 @@
 The adding problem with T = 100 steps: each step gives a value uniform in [0, 1] and a
 marker, exactly two steps are marked, and the target is the sum of the two marked values.
 A tanh RNN and an LSTM with 32 hidden units are trained on the same 10,000 sequences with
-the same budget (Adam 1e-2, batch 32, 6 epochs) and tested on 2,000 new ones.
+the same budget (batch 32, 16 epochs of Adam at 1e-2, 1e-3 for the last 4) and tested on
+2,000 new ones.
 
 The task is experiment 4 of Hochreiter & Schmidhuber 1997, in the form of Le, Jaitly &
 Hinton 2015: each input is a sequence of ``T`` pairs ``(value, marker)``, one marker in
@@ -11,7 +12,9 @@ each half of the sequence.  Predicting the mean, 1, has MSE ``Var = 2/12 ≈ 0.1
 trivial baseline): a model must carry a value across up to ``T - 1`` steps to beat it.
 
 Run: ``models.rnn_regressor(32, 1, cell=...)`` with a tanh and with an LSTM cell, trained by
-``train.fit`` with the same data, keys and budget.
+``train.fit`` with the same data, keys and budget.  The LSTM typically breaks through (its
+MSE falls from the baseline to ~1e-3 within one epoch) between epochs 3 and 5; the epochs after
+it, and the smaller learning rate at the end, bring its errors under the 0.04 criterion.
 
 Measurement: the test MSE after every epoch (``test_mse.png``); the share of test sequences
 solved by the original criterion, absolute error below 0.04 (Hochreiter & Schmidhuber
@@ -69,9 +72,13 @@ TANH_SOLVED_FRACTION = 0.30
 # ... and when it removes less than half of the baseline's error.
 TANH_FAILURE_FRACTION = 0.5
 HIDDEN = 32
-LENGTH, EPOCHS, N_TRAIN = 100, 6, 10_000           # full run
+LENGTH, EPOCHS, N_TRAIN = 100, 16, 10_000          # full run
 QUICK_LENGTH, QUICK_EPOCHS, QUICK_N_TRAIN = 20, 1, 1_000   # --quick: checks the script, not the claim
 N_TEST, BATCH_SIZE, LEARNING_RATE = 2_000, 32, 1e-2
+# The last 4 epochs at a tenth of the rate: at 1e-2 the LSTM's test MSE hovers around 1e-3
+# after it has found the solution (seeds 1 and 2 solved 55% and 90% after 6 epochs), at 1e-3
+# it settles to ~1e-4 (seeds 1-5 solve 96.9-100% after 16 epochs).
+DECAY_EPOCHS = 4
 REACH_EXAMPLES = 256   # test sequences the gradient reach is averaged over
 
 
@@ -125,10 +132,18 @@ def gradient_reach(model):
 # %% [markdown]
 # ## Run: the same training for both cells
 #
-# Same data, same keys, same optimizer and budget: the cell is the only difference.  After
-# training, every test sequence's absolute error is kept for the solved criterion.
+# Same data, same keys, same optimizer, schedule and budget: the cell is the only
+# difference.  After training, every test sequence's absolute error is kept for the solved
+# criterion.
 
 # %%
+def adam_step_decay(n_examples: int, epochs: int):
+    """Adam at LEARNING_RATE, times 0.1 for the last DECAY_EPOCHS epochs (at least one epoch at the
+    full rate): the large rate finds the solution, the small one makes it precise."""
+    steps_per_epoch = n_examples // BATCH_SIZE
+    return optim.adam(optim.step_decay(LEARNING_RATE, max(epochs - DECAY_EPOCHS, 1) * steps_per_epoch, 0.1))
+
+
 def train_cell(cell: str, train_data, test_data, length: int, epochs: int, seed: int) -> dict:
     """Train ``rnn_regressor`` with ``cell``; its test MSE per epoch, errors, gradient reach and time."""
     model = models.rnn_regressor(HIDDEN, 1, cell=cell)
@@ -137,8 +152,8 @@ def train_cell(cell: str, train_data, test_data, length: int, epochs: int, seed:
     reach = gradient_reach(model)
     reach_at_init = float(reach(params, x_reach, y_reach))
     (params, history), seconds = timed(
-        train.fit, model, params, "mse", optim.adam(LEARNING_RATE), *train_data, epochs=epochs,
-        batch_size=BATCH_SIZE, key=jax.random.key(seed + 3), validation=test_data, progress=False)
+        train.fit, model, params, "mse", adam_step_decay(len(train_data[0]), epochs), *train_data,
+        epochs=epochs, batch_size=BATCH_SIZE, key=jax.random.key(seed + 3), validation=test_data, progress=False)
     abs_errors = np.abs(np.asarray(jax.jit(model.apply)(params, test_data[0]) - test_data[1]))[:, 0]
     return {"test_mse": history["val_loss"][-1], "test_mse_per_epoch": history["val_loss"],
             "solved_fraction": float(np.mean(abs_errors < SOLVED_ERROR)), "abs_errors": abs_errors,
@@ -157,6 +172,9 @@ def plot_test_mse(cells: dict, baseline: float, length: int, epochs: int, path) 
         ax.plot(range(1, epochs + 1), cells[cell]["test_mse_per_epoch"], marker="o", label=label)
     ax.axhline(baseline, color="k", linestyle="--", linewidth=0.8, label="baseline: predict 1")
     ax.axhline(LSTM_SUCCESS_MSE, color="k", linestyle=":", linewidth=0.8, label=f"LSTM success: MSE < {LSTM_SUCCESS_MSE}")
+    if epochs > DECAY_EPOCHS:
+        ax.axvline(epochs - DECAY_EPOCHS + 0.5, color="0.5", linestyle="-.", linewidth=0.8,
+                   label=f"learning rate {LEARNING_RATE:g} -> {LEARNING_RATE / 10:g}")
     ax.set_xticks(range(1, epochs + 1))
     save_figure(fig, path)
 
@@ -181,6 +199,11 @@ def plot_abs_errors(cells: dict, length: int, path) -> None:
 # against the predict-the-mean baseline.
 
 # %%
+def number(x: float) -> str:
+    """``0.1657`` or ``3.8e-05``: four decimals where they show the number, else scientific."""
+    return f"{x:.4f}" if abs(x) >= 0.01 else f"{x:.1e}"
+
+
 def main(argv: list[str] | None = None) -> int:
     run = start(__file__, __doc__, argv)
     length, epochs, n_train = (QUICK_LENGTH, QUICK_EPOCHS, QUICK_N_TRAIN) if run.quick else (LENGTH, EPOCHS, N_TRAIN)
@@ -197,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
     cells = {}
     for cell in ("tanh", "lstm"):
         cells[cell] = r = train_cell(cell, train_data, test_data, length, epochs, run.seed)
-        print(f"{cell:>4} RNN: test MSE per epoch {' '.join(f'{v:.4f}' for v in r['test_mse_per_epoch'])}")
-        print(f"      final test MSE {r['test_mse']:.4f} = {r['test_mse'] / baseline:.3f} x baseline; "
+        print(f"{cell:>4} RNN: test MSE per epoch {' '.join(number(v) for v in r['test_mse_per_epoch'])}")
+        print(f"      final test MSE {number(r['test_mse'])} = {number(r['test_mse'] / baseline)} x baseline; "
               f"solved (|error| < {SOLVED_ERROR}) {100 * r['solved_fraction']:.1f}%; "
               f"||dL/dx_1|| / ||dL/dx_T|| = {r['gradient_reach_at_init']:.1e} at init, "
               f"{r['gradient_reach_trained']:.1e} trained; {r['n_params']} params; {r['seconds']:.1f} s")
@@ -222,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     return finish(run, results, f"T={length} solved (|error| < {SOLVED_ERROR}): LSTM "
                   f"{100 * lstm['solved_fraction']:.1f}%, tanh {100 * tanh['solved_fraction']:.1f}% (claim: LSTM >= "
                   f"{100 * LSTM_SOLVED_FRACTION:.0f}%, tanh <= {100 * TANH_SOLVED_FRACTION:.0f}%); test MSE LSTM "
-                  f"{lstm['test_mse']:.4f}, tanh {tanh['test_mse']:.4f}, baseline {baseline:.4f}; training "
+                  f"{number(lstm['test_mse'])}, tanh {number(tanh['test_mse'])}, baseline {baseline:.4f}; training "
                   f"{tanh['seconds']:.1f} s + {lstm['seconds']:.1f} s", checks=checks)
 
 
