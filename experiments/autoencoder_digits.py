@@ -173,7 +173,8 @@ def denoising(ds, out, epochs: dict[str, int], seed: int) -> dict:
     }
     result = {"noisy_mse": float(np.mean((noisy - x_test) ** 2))}
     first_of_each_class = [int(np.flatnonzero(y_test == digit)[0]) for digit in range(10)]
-    rows = {"clean": x_test[first_of_each_class], f"noisy (std {NOISE_STD})": noisy[first_of_each_class]}
+    rows = {"clean": x_test[first_of_each_class],
+            f"noisy (std {NOISE_STD})\nMSE {result['noisy_mse']:.3f}": noisy[first_of_each_class]}
     print(f"2. denoising, test inputs + N(0, {NOISE_STD}^2) noise: MSE to the clean images {result['noisy_mse']:.4f}")
     for name, model in contenders.items():
         params, _, seconds = fit_autoencoder(model, x_train, x_val, epochs=epochs[name], seed=seed)
@@ -181,11 +182,11 @@ def denoising(ds, out, epochs: dict[str, int], seed: int) -> dict:
         mse = float(np.mean((denoised - x_test) ** 2))
         result[name] = {"denoised_mse": mse, "factor": result["noisy_mse"] / mse, "seconds": seconds,
                         "epochs": epochs[name]}
-        rows[f"{name} DAE"] = denoised[first_of_each_class]
+        rows[f"{name} DAE\nMSE {mse:.3f}"] = denoised[first_of_each_class]
         print(f"   {name} denoising autoencoder: MSE of its output to the clean images {mse:.4f} "
               f"({result['noisy_mse'] / mse:.1f}x lower), {epochs[name]} epochs in {seconds:.1f} s")
-    save_figure(image_grid(rows, "Denoising autoencoders on test digits (pixel value 0 = white, 1 = black)",
-                           (8, 8)), out / "denoising.png")
+    save_figure(image_grid(rows, "Denoising autoencoders on test digits (pixel value 0 = white, 1 = black; "
+                           "MSE to the clean digits)", (8, 8)), out / "denoising.png")
     return result
 
 
