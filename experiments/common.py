@@ -196,8 +196,9 @@ def check(name: str, value, op: str, threshold) -> Check:
 
 def claim_and_setup(doc: str) -> tuple[str, str]:
     """The docstring's first line (the claim) and second paragraph (the setup), unwrapped."""
-    paragraphs = [" ".join(p.split()) for p in (doc or "").strip().split("\n\n")]
-    return paragraphs[0] if paragraphs else "", paragraphs[1] if len(paragraphs) > 1 else ""
+    paragraphs = [" ".join(p.replace("``", "").split()) for p in (doc or "").strip().split("\n\n")]
+    claim, setup = (paragraphs + ["", ""])[:2]
+    return claim, setup.removeprefix("Setup:").strip()
 
 
 def finish(run: Run, results: dict, summary: str, reproduced: bool | None = None,

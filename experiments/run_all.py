@@ -117,7 +117,8 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; margin: 0.8em 0; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: left; }
 th { background: #f3f3f3; } .yes { color: #176b2c; font-weight: bold; } .no { color: #b00020; font-weight: bold; }
 .unmeasured { color: #777; font-style: italic; } section { border-top: 2px solid #ddd; margin-top: 2em; }
-figure { display: inline-block; margin: 0.5em; } img { max-width: 520px; border: 1px solid #eee; }
+figure { display: inline-block; margin: 0.5em; max-width: 100%; vertical-align: top; }
+img { max-width: 100%; height: auto; border: 1px solid #eee; }
 code, pre { background: #f6f6f6; padding: 2px 4px; } pre { padding: 8px; overflow-x: auto; }
 """
 
