@@ -64,7 +64,9 @@ def start(script: str, doc: str, argv: list[str] | None = None) -> Run:
     parser.add_argument("--seed", type=int, default=0, help="seed of every key and generator (default 0)")
     if argv is None and in_notebook():
         argv = list(NOTEBOOK_ARGUMENTS)  # a kernel's own arguments are not the script's
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a --seed that is not an int: argparse names it and exits with 2
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {str(args.out)!r} is an existing file; give a folder for results.json and the figures")
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}; seed {args.seed}"
           f"{'; --quick: a smaller run, the claim is not judged' if args.quick else ''}\n")

@@ -227,3 +227,13 @@ def test_figures_keep_title_labels_and_legend(tmp_path):
     assert (tmp_path / "f.png").read_bytes()[:8] == PNG_SIGNATURE
     assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Title", "epoch", "loss (nats)")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["curve"]
+
+
+def test_a_seed_that_is_not_an_int_or_an_out_that_is_a_file_gets_a_clear_message(tmp_path, capsys):
+    a_file = tmp_path / "results"
+    a_file.write_text("")
+    for argv, message in ((["--seed", "one"], "argument --seed: invalid int value: 'one'"),
+                          (["--out", str(a_file)], "is an existing file; give a folder")):
+        with pytest.raises(SystemExit) as stop:
+            common.start("experiments/example.py", "Claim.\n\nSetup.", argv)
+        assert stop.value.code == 2 and message in capsys.readouterr().err
