@@ -356,7 +356,7 @@ def test_without_flock_a_temporary_is_stale_only_if_its_pid_is_dead_and_it_is_ol
     def no_flock(fd, operation):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(checkpoint.fcntl, "flock", no_flock)
+    monkeypatch.setattr(checkpoint.files.fcntl, "flock", no_flock)
     path = tmp_path / "ckpt.npz"
     hour_ago = time.time() - 3600
     dead = dead_pid()
@@ -376,7 +376,7 @@ def test_a_temporary_removed_before_its_writer_locks_it_is_replaced(tmp_path, mo
     """Another process's cleanup may see a temporary in the instant between its creation
     and its lock; the writer then notices and makes another."""
     made = []
-    mkstemp = checkpoint.tempfile.mkstemp
+    mkstemp = checkpoint.files.tempfile.mkstemp
 
     def racing_mkstemp(**options):
         fd, name = mkstemp(**options)
@@ -385,7 +385,7 @@ def test_a_temporary_removed_before_its_writer_locks_it_is_replaced(tmp_path, mo
             os.unlink(name)
         return fd, name
 
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", racing_mkstemp)
+    monkeypatch.setattr(checkpoint.files.tempfile, "mkstemp", racing_mkstemp)
     path = checkpoint.save(tmp_path / "ckpt.npz", {"w": jnp.arange(3.0)})
     assert len(made) == 2 and re.fullmatch(rf"\.ckpt\.npz\.{os.getpid()}\.\w+\.jaxnn-tmp",
                                            Path(made[0]).name)
@@ -404,7 +404,7 @@ def test_a_cleanup_running_as_the_writer_renames_leaves_its_temporary_alone(tmp_
         assert os.path.exists(source)
         replace(source, target)
 
-    monkeypatch.setattr(checkpoint.os, "replace", cleanup_then_replace)
+    monkeypatch.setattr(checkpoint.files.os, "replace", cleanup_then_replace)
     checkpoint.save(path, {"w": jnp.arange(3.0)})
     assert os.listdir(tmp_path) == ["ckpt.npz"]
 
@@ -486,7 +486,7 @@ def test_os_errors_while_saving_name_the_checkpoint_not_the_temporary(tmp_path, 
         raise PermissionError(errno.EACCES, "Permission denied",
                               os.path.join(options["dir"], ".x.1.abc.jaxnn-tmp"))
 
-    monkeypatch.setattr(checkpoint.tempfile, "mkstemp", no_permission)
+    monkeypatch.setattr(checkpoint.files.tempfile, "mkstemp", no_permission)
     with pytest.raises(PermissionError, match="ckpt.npz': Permission denied") as info:
         checkpoint.save(path, {"w": jnp.arange(5.0)})
     assert "jaxnn-tmp" not in str(info.value)
