@@ -175,14 +175,16 @@ ALLOWED = {
     "util": set(),
     **{name: {"util"} for name in STANDALONE},
     "layers": {"activations", "initializers", "util"},
-    "losses": {"activations", "metrics", "util"},
+    "losses": {"activations", "heads", "util"},
+    "heads": {"losses", "activations", "metrics", "util"},
     "backprop": {"layers", "losses", "activations", "util"},
     "inspection": {"layers", "util"},
     "evaluation": {"layers", "losses", "activations", "metrics", "util"},
     "linear": {"losses", "optim", "activations", "util"},
     "callbacks": {"optim", "checkpoint", "util"},
     "models": {"layers", "initializers", "activations", "inspection", "losses", "util"},
-    "train": BELOW_TRAIN,
+    "train": BELOW_TRAIN | {"ensemble"},  # ensemble only re-exported at its end
+    "ensemble": BELOW_TRAIN | {"train"},  # deep ensembles: train's epoch vmapped over members
     "cli": {"*"},
 }
 
