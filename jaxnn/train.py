@@ -376,3 +376,6 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     for hook, hook_state in zip(hooks, run.hooks):
         state, history = hook.on_train_end(hook_state, state, history)
     return state.params, history
+
+
+from jaxnn.ensemble import fit_ensemble, init_ensemble, predict_ensemble  # noqa: E402,F401  (re-exported; ensemble builds on this module)
