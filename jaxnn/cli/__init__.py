@@ -169,7 +169,12 @@ def cmd_train(args) -> int:
         remove_empty(created)
         raise
     progress.close()
+    return _finish_training(args, out, model, params, history, dataset, config, scaler)
 
+
+def _finish_training(args, out, model, params, history: dict, dataset, config: dict, scaler) -> int:
+    """Write the model, the history and the curves; report the test scores, early stopping,
+    overfitting and a NaN stop (exit status `NAN_EXIT`)."""
     if "nan_epoch" in history:
         epoch = history["nan_epoch"]
         kept = "the initial parameters" if epoch == 1 else f"the parameters from the end of epoch {epoch - 1}"
@@ -260,11 +265,7 @@ parameters of the last finite epoch); 2 a bad argument (checked before anything 
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="jaxnn", description="Train neural networks on bundled datasets, evaluate them, list the datasets.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_train_command(sub) -> None:
     t = sub.add_parser("train", help="train an MLP or a CNN on a dataset", description=TRAIN_DESCRIPTION,
                        epilog=TRAIN_EPILOG, formatter_class=HelpFormatter)
     dataset_names = tuple(datasets.names())
@@ -299,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output directory, created if missing (files in it are overwritten)")
     t.add_argument("--quiet", action="store_true", help="no compiling line and no progress bar")
     t.set_defaults(run=cmd_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="jaxnn", description="Train neural networks on bundled datasets, evaluate them, list the datasets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_train_command(sub)
 
     e = sub.add_parser("evaluate", help="evaluate a saved model", formatter_class=HelpFormatter,
                        description="Score a model saved by jaxnn train (MLP or CNN) on a dataset split.")

@@ -214,6 +214,12 @@ def time_reverse(x: Array) -> Array:
     return jnp.flip(x, axis=1)
 
 
+def _align(y_bwd: Array, x: Array) -> Array:
+    """Flip a per-step output of the reversed pass back into forward time order (a last-state
+    output has no time axis and stays as it is)."""
+    return time_reverse(y_bwd) if y_bwd.ndim == x.ndim else y_bwd
+
+
 def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str = "concat") -> Layer:
     """Run ``layer_fwd`` on ``x`` and ``layer_bwd`` on ``x`` reversed in time, then merge.
 
@@ -244,10 +250,6 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
                              jax.ShapeDtypeStruct(shape_b, jnp.float32)).shape
         return out, {"forward": p_f, "backward": p_b}
 
-    def align(y_bwd, x):
-        """Flip a per-step output of the reversed pass back into forward time order."""
-        return time_reverse(y_bwd) if y_bwd.ndim == x.ndim else y_bwd
-
     def apply_fn(params, x, *, key=None, train=False):
         if x.ndim != 3:
             raise ValueError(f"bidirectional: expected inputs (N, T, D), "
@@ -255,7 +257,7 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
         k_f, k_b = split_key(key, 2)
         y_f = layer_fwd.apply(params["forward"], x, key=k_f, train=train)
         y_b = layer_bwd.apply(params["backward"], time_reverse(x), key=k_b, train=train)
-        return merge_fn(y_f, align(y_b, x))
+        return merge_fn(y_f, _align(y_b, x))
 
     def backward_fn(params, x, dy, *, key=None, train=False):
         """Each direction's own backward on its share of ``dy`` (Schuster & Paliwal 1997):
@@ -270,7 +272,7 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
         ).shape[-1]
         dy_f, dy_b = split_fn(dy, width_f)
         dp_f, dx_f = layer_fwd.backward(params["forward"], x, dy_f, key=k_f, train=train)
-        dp_b, dx_b = layer_bwd.backward(params["backward"], time_reverse(x), align(dy_b, x),
+        dp_b, dx_b = layer_bwd.backward(params["backward"], time_reverse(x), _align(dy_b, x),
                                         key=k_b, train=train)
         return {"forward": dp_f, "backward": dp_b}, dx_f + time_reverse(dx_b)
 
