@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "initializers", "layers", "models", "inspection", "losses", "backprop", "graph",
-    "optim", "linear", "train", "datasets", "metrics", "checkpoint", "cli",
+    "optim", "linear", "train", "evaluation", "callbacks", "ensemble", "heads", "datasets", "metrics",
+    "checkpoint", "util", "cli",
 )
 __all__ = list(_SUBMODULES)
 
