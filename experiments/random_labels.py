@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                    f"{np.mean(true_epochs):.0f} with true ones ({ratio:.1f}x){never}")
     summary = (f"{epochs_text}; held-out accuracy {100 * random_held_out.mean():.1f}% with random labels "
                f"(seeds {100 * random_held_out.min():.1f}-{100 * random_held_out.max():.1f}%; chance 10%), {100 * np.mean([r['final_held_out_accuracy'] for r in true_runs]):.1f}% with true "
-               f"labels (mean of {n_seeds} seeds)")
+               f"labels (mean of {n_seeds} seed{'s' if n_seeds > 1 else ''})")
     return finish(run, results, summary, checks=checks)
 
 
