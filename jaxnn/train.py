@@ -311,11 +311,11 @@ class _Progress:
     def __init__(self, epochs: int, start: int, enabled: bool):
         self.epochs, self.enabled, self.bar = epochs, enabled, None
         if enabled:
-            try:
-                from tqdm.auto import tqdm
+            from jaxnn.util import tqdm_or_none
+
+            tqdm = tqdm_or_none()  # tqdm is an optional extra; without it, plain lines
+            if tqdm is not None:
                 self.bar = tqdm(total=epochs - start, unit="epoch", leave=True)
-            except ImportError:  # tqdm is an optional extra; fall back to plain lines
-                pass
 
     def update(self, run: Run) -> None:
         record = {name: values[-1] for name, values in run.history.items()

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from jaxnn import callbacks
+from jaxnn.util import tqdm_or_none
 
 # `overfitting`: the best validation-loss epoch lies at least max(5, 20% of the epochs)
 # before the end, and the last validation loss is more than 1% above the best one.
@@ -91,11 +92,8 @@ class EpochProgress:
             return
         shown = {name: f"{value:.4g}" for name, value in record.items()}
         if epoch == 1:
-            try:
-                from tqdm import tqdm
-            except ImportError:  # tqdm is an optional extra
-                pass
-            else:
+            tqdm = tqdm_or_none()
+            if tqdm is not None:  # tqdm is an optional extra; without it, plain lines
                 self.bar = tqdm(total=self.epochs, initial=1, unit="epoch", desc="training", file=self.stream)
         if self.bar is not None:
             if epoch > 1:
