@@ -17,13 +17,13 @@ maximized, anything else minimized (Keras's ``mode="auto"``).
 """
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, NamedTuple
 
 import optax
 
 from jaxnn import optim
 from jaxnn.optim.schedules import Plateau, plateau_update
+from jaxnn.spec import cached
 from jaxnn.util import copy_tree
 
 
@@ -98,7 +98,7 @@ def early_stopping(patience: int, monitor: str = "val_loss", min_delta: float = 
 # --- reduce the learning rate on a plateau ----------------------------------------------------
 
 # One wrapper per optimizer, so repeated fit(..., reduce_lr=...) calls reuse the compiled epoch.
-_with_lr_factor = functools.lru_cache(maxsize=64)(optim.scale_by_factor)
+_with_lr_factor = cached(maxsize=64)(optim.scale_by_factor)
 
 
 def reduce_lr_on_plateau(rule: optim.ReduceOnPlateau, monitor: str = "val_loss") -> Callback:

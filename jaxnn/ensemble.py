@@ -45,6 +45,7 @@ from jaxnn.evaluation import check_model_inputs, default_metrics
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer
 from jaxnn.optim.schedules import Plateau, plateau_update
+from jaxnn.spec import cached
 from jaxnn.util import as_key, as_numeric, check_positive_int, copy_tree
 
 # --- the member axis -------------------------------------------------------------------------
@@ -109,7 +110,7 @@ def _select(keep: Array, new: Array, old: Array) -> Array:
 _select_tree = jax.jit(lambda keep, new, old: jax.tree_util.tree_map(functools.partial(_select, keep), new, old))
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_init(optimizer):
     """`train.init_state` of every member at once (new buffers: the epoch donates them)."""
     return jax.jit(jax.vmap(lambda params, key: train.init_state(copy_tree(params), optimizer, key)))
@@ -126,7 +127,7 @@ def _scores_fn(model: Layer, loss_fn, metrics: Callable | None) -> Callable:
     return jax.vmap(one, in_axes=(0, None, None))
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_epoch(objective, optimizer, batch_size: int, metrics: Callable | None):
     """``(state, active, x, y, epoch, validation) -> (state, EpochResult, scores)`` for all K
     members: `train`'s epoch vmapped; a member not ``active`` (stopped) or not finite keeps
@@ -256,7 +257,7 @@ def fit_ensemble(model: Layer, params_stack, loss, optimizer, x, y, *, epochs: i
     return book.final(state.params), {**history, "members": members, **book.summary()}
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_predict(model: Layer):
     def predict_chunks(params, x_chunks):
         return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)

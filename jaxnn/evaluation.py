@@ -7,7 +7,6 @@ accuracy for the classification losses, R^2 for the regression losses.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Callable
 
@@ -19,12 +18,13 @@ from jax import Array
 from jaxnn import activations, losses
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer, check_params
+from jaxnn.spec import cached
 from jaxnn.util import as_numeric
 
 Metrics = Callable[[Array, Array], dict]
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_predict(model: Layer):
     def predict_chunks(params, x_chunks):
         return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)

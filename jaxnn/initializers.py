@@ -29,6 +29,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxnn.util import as_int, check_number
+from jaxnn.spec import configured
 
 Initializer = Callable[..., Array]
 
@@ -65,6 +66,7 @@ def ones(key: Array, shape, dtype=None) -> Array:
     return jnp.ones(shape, _dtype(dtype))
 
 
+@configured
 def constant(value: float) -> Initializer:
     """Every entry equal to ``value``."""
     check_number("constant: value", value)
@@ -76,6 +78,7 @@ def constant(value: float) -> Initializer:
     return init
 
 
+@configured
 def normal(std: float = 0.01, mean: float = 0.0) -> Initializer:
     """Entries drawn from N(mean, std^2)."""
     check_number("normal: std", std, 0)
@@ -87,6 +90,7 @@ def normal(std: float = 0.01, mean: float = 0.0) -> Initializer:
     return init
 
 
+@configured
 def uniform(scale: float = 0.05) -> Initializer:
     """Entries drawn from U(-scale, scale)."""
     check_number("uniform: scale", scale, 0)
@@ -97,6 +101,7 @@ def uniform(scale: float = 0.05) -> Initializer:
     return init
 
 
+@configured
 def variance_scaling(scale: float, mode: str, distribution: str, doc: str | None = None) -> Initializer:
     """Var[W] = scale / n, n = fan_in | fan_out | (fan_in + fan_out)/2 (see module doc).
 
@@ -134,6 +139,7 @@ xavier_uniform, xavier_normal = glorot_uniform, glorot_normal
 kaiming_uniform, kaiming_normal = he_uniform, he_normal
 
 
+@configured
 def orthogonal(gain: float = 1.0) -> Initializer:
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al. 2014), via QR of a Gaussian.
 

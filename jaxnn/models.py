@@ -28,6 +28,7 @@ from jaxnn.layers import (Layer, avg_pool, conv2d, dense, describe, dropout, fla
 from jaxnn.layers import activation as activation_layer
 from jaxnn.layers import bidirectional as bidirectional_layer
 from jaxnn.util import as_int, check_number
+from jaxnn.spec import configured
 
 _IDENTITY = ("identity", "linear")
 POOLS = {"max": max_pool, "avg": avg_pool}
@@ -109,6 +110,7 @@ def _expecting(model: Layer, in_shape: tuple[int, ...], what: str, layout: str, 
 
 # ----------------------------------------------------------------------------- MLP
 
+@configured
 def mlp(sizes: Sequence[int], activation: str = "relu", output_activation: str = "identity", *,
         dropout_rate: float = 0.0, kernel_init=None) -> Layer:
     """Multi-layer perceptron: ``sizes = (hidden_1, ..., hidden_L, output)``.
@@ -126,6 +128,7 @@ def mlp(sizes: Sequence[int], activation: str = "relu", output_activation: str =
 
 # ----------------------------------------------------------------------------- CNN
 
+@configured
 def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
         image_shape: Sequence[int] | None = None, kernel_size: int | Sequence[int] = 3,
         pool: int | None = 2, pool_type: str = "max", dense_sizes: Sequence[int] = (128,),
@@ -204,6 +207,7 @@ def _recurrent_model(what: str, hidden, n_outputs: int, cell: str, dense_sizes, 
     return serial(*stack, *_output_layers(n_outputs, output_activation, init))
 
 
+@configured
 def rnn_classifier(hidden: int | Sequence[int], n_classes: int, cell: str = "lstm", *,
                    dense_sizes: Sequence[int] = (), activation: str = "relu", dropout_rate: float = 0.0,
                    bidirectional: bool = False, clip_grad_norm: float | None = None) -> Layer:
@@ -222,6 +226,7 @@ def rnn_classifier(hidden: int | Sequence[int], n_classes: int, cell: str = "lst
                             "identity", dropout_rate, bidirectional, clip_grad_norm)
 
 
+@configured
 def rnn_regressor(hidden: int | Sequence[int], n_outputs: int = 1, cell: str = "lstm", *,
                   dense_sizes: Sequence[int] = (), activation: str = "relu",
                   output_activation: str = "identity", dropout_rate: float = 0.0,
@@ -237,6 +242,7 @@ def rnn_regressor(hidden: int | Sequence[int], n_outputs: int = 1, cell: str = "
 
 # ----------------------------------------------------------------------------- autoencoders
 
+@configured
 def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
                 code_activation: str = "identity", output_activation: str = "identity",
                 noise_std: float = 0.0, kernel_init=None) -> Layer:  # decoder mirrors the encoder
@@ -289,6 +295,7 @@ def autoencoder(encoder_sizes: Sequence[int], activation: str = "relu", *,
                  lambda params, x, dy, **kwargs: model_for(x.shape[1:]).backward(params, x, dy, **kwargs))
 
 
+@configured
 def conv_autoencoder(image_shape: Sequence[int], features: Sequence[int] = (16, 8), *,
                      kernel_size: int | Sequence[int] = 3, pool: int = 2, activation: str = "relu",
                      output_activation: str = "identity", noise_std: float = 0.0, flat: bool = False,

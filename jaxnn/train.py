@@ -36,6 +36,7 @@ from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, opti
 from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer
+from jaxnn.spec import cached
 from jaxnn.util import all_finite, as_int, as_key, as_numeric, check_number, copy_tree
 
 
@@ -83,7 +84,7 @@ def init_state(params, optimizer: optax.GradientTransformation, key: Array) -> T
     return TrainState(params, optimizer.init(params), jnp.zeros((), jnp.int32), key)
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_init_state(optimizer):
     """`init_state` as one compiled call; its params are new buffers (safe to donate)."""
     return jax.jit(lambda params, key: init_state(params, optimizer, key))
@@ -141,7 +142,7 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int) -> Callable:
     return epoch
 
 
-@functools.lru_cache(maxsize=64)
+@cached(maxsize=64)
 def _compiled_epoch(objective: Objective, optimizer, batch_size: int):
     return jax.jit(_epoch_fn(objective, optimizer, batch_size), donate_argnums=0)
 

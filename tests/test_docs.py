@@ -167,22 +167,23 @@ def test_every_lecture_row_has_a_course_an_implementation_and_an_experiment_cell
 
 # Which jaxnn modules each module may import (docs/architecture.md, "Import rules"):
 # top-level module or package -> the top-level jaxnn names it may import ("*": any).
-# ``util`` (jax only) may be imported by every module.
+# ``util`` and ``spec`` (jax only) may be imported by every module.
 STANDALONE = ("activations", "initializers", "graph", "metrics", "checkpoint", "datasets", "optim")
-BELOW_TRAIN = {*STANDALONE, "util", "layers", "losses", "backprop", "inspection", "evaluation",
+BELOW_TRAIN = {*STANDALONE, "util", "spec", "layers", "losses", "backprop", "inspection", "evaluation",
                "linear", "callbacks", "models"}
 ALLOWED = {
     "util": set(),
-    **{name: {"util"} for name in STANDALONE},
-    "layers": {"activations", "initializers", "util"},
-    "losses": {"activations", "heads", "util"},
-    "heads": {"losses", "activations", "metrics", "util"},
-    "backprop": {"layers", "losses", "activations", "util"},
-    "inspection": {"layers", "util"},
-    "evaluation": {"layers", "losses", "activations", "metrics", "util"},
-    "linear": {"losses", "optim", "activations", "util"},
-    "callbacks": {"optim", "checkpoint", "util"},
-    "models": {"layers", "initializers", "activations", "inspection", "losses", "util"},
+    "spec": set(),
+    **{name: {"util", "spec"} for name in STANDALONE},
+    "layers": {"activations", "initializers", "util", "spec"},
+    "losses": {"activations", "heads", "util", "spec"},
+    "heads": {"losses", "activations", "metrics", "util", "spec"},
+    "backprop": {"layers", "losses", "activations", "util", "spec"},
+    "inspection": {"layers", "util", "spec"},
+    "evaluation": {"layers", "losses", "activations", "metrics", "util", "spec"},
+    "linear": {"losses", "optim", "activations", "util", "spec"},
+    "callbacks": {"optim", "checkpoint", "util", "spec"},
+    "models": {"layers", "initializers", "activations", "inspection", "losses", "util", "spec"},
     "train": BELOW_TRAIN | {"ensemble"},  # ensemble only re-exported at its end
     "ensemble": BELOW_TRAIN | {"train"},  # deep ensembles: train's epoch vmapped over members
     "cli": {"*"},

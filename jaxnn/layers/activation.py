@@ -12,8 +12,10 @@ import jax.numpy as jnp
 from jaxnn import activations
 from jaxnn.layers.base import Layer, check_param_dict, describe
 from jaxnn.util import check_number, check_positive_int
+from jaxnn.spec import configured
 
 
+@configured
 def activation(name: str, **hyperparameters) -> Layer:
     """Elementwise (or last-axis, for softmax) nonlinearity ``a = sigma(z)``; no params.
 
@@ -38,6 +40,7 @@ def activation(name: str, **hyperparameters) -> Layer:
     return Layer(init_fn, apply_fn, backward_fn)
 
 
+@configured
 def prelu(init_slope: float = 0.25) -> Layer:
     """Parametric ReLU (He et al. 2015): ``a = z`` for z >= 0, ``alpha_c z`` otherwise.
 
@@ -68,6 +71,7 @@ def prelu(init_slope: float = 0.25) -> Layer:
     return Layer(init_fn, apply_fn, backward_fn)
 
 
+@configured
 def maxout(pieces: int) -> Layer:
     """Maxout (Goodfellow et al. 2013): the max over groups of ``pieces`` consecutive features.
 

@@ -24,6 +24,7 @@ import jax.numpy as jnp
 from jax import Array
 
 from jaxnn.util import as_int, as_key, as_numeric, as_shape
+from jaxnn.spec import cached, configured
 
 Shape = tuple[int, ...]
 Params = Any
@@ -113,6 +114,7 @@ def split_key(key: Array | None, n: int) -> tuple[Array | None, ...]:
     return tuple(jax.random.split(key, n))
 
 
+@configured
 def serial(*layers: Layer) -> Layer:
     """Composition ``f_n o ... o f_1``: each layer's output is the next one's input.
 
@@ -171,6 +173,7 @@ def serial(*layers: Layer) -> Layer:
     return Layer(init_fn, apply_fn, backward_fn)
 
 
+@configured
 def residual(block: Layer) -> Layer:
     """Skip connection ``y = x + block(x)`` (He et al. 2016); the block keeps the shape.
 
@@ -198,7 +201,7 @@ def residual(block: Layer) -> Layer:
     return Layer(init_fn, apply_fn, backward_fn)
 
 
-@functools.lru_cache(maxsize=256)
+@cached(maxsize=256)
 def _init_layout(layer: Layer, in_shape: Shape) -> tuple:
     """``((path, shape), ...)`` of the params ``layer.init`` makes, traced abstractly."""
     params = jax.eval_shape(lambda key: layer.init(key, in_shape)[1], jax.random.key(0))

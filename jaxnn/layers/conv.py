@@ -38,6 +38,7 @@ from jaxnn.layers.base import Array, Layer, check_param_dict, describe, require_
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, effective_size,
                                  resolve_padding, window_geometry)
 from jaxnn.util import check_positive_int
+from jaxnn.spec import configured
 
 
 # ----------------------------------------------------------------------------------------
@@ -141,6 +142,7 @@ def conv_kernel_grad(x: Array, dy: Array, kernel_sizes: Sequence[int], strides: 
 # ----------------------------------------------------------------------------------------
 # The layers
 # ----------------------------------------------------------------------------------------
+@configured
 def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
          stride: int | Sequence[int] = 1, padding: Padding = "SAME",
          dilation: int | Sequence[int] = 1, use_bias: bool = True,
@@ -199,6 +201,7 @@ def conv(spatial_dims: int, features: int, kernel_size: int | Sequence[int],
     return Layer(init_fn, apply_fn, backward_fn)
 
 
+@configured
 def conv2d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
            padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
            kernel_init: str | Callable = initializers.he_normal,
@@ -214,6 +217,7 @@ def conv2d(features: int, kernel_size: int | Sequence[int], stride: int | Sequen
                 kernel_init, bias_init)
 
 
+@configured
 def conv1d(features: int, kernel_size: int | Sequence[int], stride: int | Sequence[int] = 1,
            padding: Padding = "SAME", dilation: int | Sequence[int] = 1, use_bias: bool = True,
            kernel_init: str | Callable = initializers.he_normal,

@@ -11,8 +11,10 @@ import jax
 from jaxnn import initializers
 from jaxnn.layers.base import Layer, check_param_dict, describe, require_key
 from jaxnn.util import as_numeric, check_positive_int
+from jaxnn.spec import configured
 
 
+@configured
 def dense(units: int, *, kernel_init=initializers.glorot_uniform, bias_init=initializers.zeros,
           use_bias: bool = True) -> Layer:
     """Affine map ``z = x @ W + b``.  x: (N, ..., fan_in) -> z: (N, ..., units).

@@ -5,8 +5,10 @@ import jax
 
 from jaxnn.layers.base import Layer, describe
 from jaxnn.util import check_number
+from jaxnn.spec import configured
 
 
+@configured
 def dropout(rate: float) -> Layer:
     """Zero each unit with probability ``rate`` in training; identity otherwise.
 

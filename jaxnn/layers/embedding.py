@@ -30,6 +30,7 @@ import numpy as np
 from jaxnn import initializers
 from jaxnn.layers.base import Layer, check_param_dict, describe, require_key
 from jaxnn.util import check_positive_int, is_concrete
+from jaxnn.spec import configured
 
 
 def validate_ids(ids, vocab_size: int):
@@ -52,6 +53,7 @@ def validate_ids(ids, vocab_size: int):
     return ids
 
 
+@configured
 def embedding(vocab_size: int, features: int, *, embedding_init=initializers.normal(1.0)) -> Layer:
     """Lookup ``y = table[ids]``.  ids: (N,) or (N, T, ...) integers -> y: (N, [T, ...,] features).
 

@@ -11,8 +11,10 @@ import jax
 
 from jaxnn.layers.base import Layer, describe
 from jaxnn.util import check_number
+from jaxnn.spec import configured
 
 
+@configured
 def gaussian_noise(std: float) -> Layer:
     """``y = x + std * eps``, ``eps ~ N(0, I)`` drawn from ``key``, in training only.
 

@@ -28,6 +28,7 @@ from jax import Array
 
 from jaxnn.layers.base import Layer, check_param_dict, describe
 from jaxnn.util import as_int, check_number
+from jaxnn.spec import configured
 
 Axes = tuple[int, ...]
 
@@ -159,6 +160,7 @@ def _layer_norm_backward(params: dict, x: Array, dy: Array, axes: Axes, epsilon:
     return grads, _standardize_backward(dxhat, xhat, inv_sigma, axes)
 
 
+@configured
 def layer_norm(epsilon: float = 1e-5, use_scale: bool = True, use_bias: bool = True,
                axis: int | Sequence[int] = -1) -> Layer:
     """Layer normalization (Ba et al. 2016): ``y = scale * (x - mu) / sigma + bias``.

@@ -34,6 +34,7 @@ from jax import lax
 from jaxnn.layers.base import Array, Layer, describe
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, resolve_padding,
                                  window_counts, window_geometry)
+from jaxnn.spec import configured
 
 
 # ----------------------------------------------------------------------------------------
@@ -105,6 +106,7 @@ def pool_init(name: str, windows, strides, padding):
 # ----------------------------------------------------------------------------------------
 # Max pooling
 # ----------------------------------------------------------------------------------------
+@configured
 def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = None,
              padding: Padding = "VALID") -> Layer:
     """Max over ``window`` patches. x: (N, H, W, C) -> y: (N, H', W', C); no params.
@@ -151,6 +153,7 @@ def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = N
 # ----------------------------------------------------------------------------------------
 # Average pooling
 # ----------------------------------------------------------------------------------------
+@configured
 def avg_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = None,
              padding: Padding = "VALID", count_include_pad: bool = True) -> Layer:
     """Mean over ``window`` patches. x: (N, H, W, C) -> y: (N, H', W', C); no params.
@@ -194,6 +197,7 @@ def avg_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = N
     return Layer(pool_init("avg_pool", windows, strides, padding), apply_fn, backward_fn)
 
 
+@configured
 def global_avg_pool() -> Layer:
     """Mean over all spatial positions. x: (N, H, W, C) -> y: (N, C); no params.
 

@@ -32,6 +32,7 @@ from jaxnn import initializers
 from jaxnn.layers.base import Array, Layer, check_layer, check_param_dict, describe, require_key, split_key
 from jaxnn.util import check_number, check_positive_int
 from jaxnn.layers.cells import CELLS, Cell, get_cell
+from jaxnn.spec import configured
 
 __all__ = ["CELLS", "bidirectional", "rnn", "time_distributed"]
 
@@ -155,6 +156,7 @@ def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
 
 # ----------------------------------------------------------------------------- rnn
 
+@configured
 def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         clip_grad_norm: float | None = None, *,
         kernel_init: str | Callable = initializers.glorot_uniform,
@@ -220,6 +222,7 @@ def _align(y_bwd: Array, x: Array) -> Array:
     return time_reverse(y_bwd) if y_bwd.ndim == x.ndim else y_bwd
 
 
+@configured
 def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str = "concat") -> Layer:
     """Run ``layer_fwd`` on ``x`` and ``layer_bwd`` on ``x`` reversed in time, then merge.
 
@@ -281,6 +284,7 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
 
 # ----------------------------------------------------------------------------- time_distributed
 
+@configured
 def time_distributed(layer: Layer) -> Layer:
     """Apply ``layer`` to every time step: ``(N, T, *F) -> (N, T, *F')``, shared params.
 

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from jaxnn.layers.base import Layer, describe
 from jaxnn.util import as_int
+from jaxnn.spec import configured
 
 Shape = tuple[int, ...]
 
@@ -75,6 +76,7 @@ def _reshape_layer(target: Shape, name: str) -> Layer:
     return Layer(init_fn, apply_fn, backward_fn)
 
 
+@configured
 def flatten() -> Layer:
     """(N, d1, ..., dk) -> (N, d1 * ... * dk), row-major (C order), e.g. NHWC images -> vectors.
 
@@ -83,6 +85,7 @@ def flatten() -> Layer:
     return _reshape_layer((-1,), "flatten")
 
 
+@configured
 def reshape(shape: Sequence[int]) -> Layer:
     """(N, *in_shape) -> (N, *shape), row-major; ``shape`` excludes the batch axis.
 

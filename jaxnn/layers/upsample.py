@@ -20,8 +20,10 @@ import jax.numpy as jnp
 
 from jaxnn.layers.base import Layer, describe
 from jaxnn.layers.window import as_tuple, check_input
+from jaxnn.spec import configured
 
 
+@configured
 def upsample(factor: int | Sequence[int] = 2) -> Layer:
     """Nearest-neighbour upsampling. x: (N, H, W, C) -> y: (N, H s_h, W s_w, C); no params.
 

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import optax
 
 from jaxnn.util import all_finite, check_number, is_concrete, is_weight
+from jaxnn.spec import configured
 
 GradientTransformation = optax.GradientTransformation
 EmptyState = optax.EmptyState
@@ -84,6 +85,7 @@ def apply_updates(params: PyTree, updates: PyTree) -> PyTree:
                         params, updates)
 
 
+@configured
 def chain(*transforms: GradientTransformation) -> GradientTransformation:
     """Apply ``transforms`` one after the other; the state is the tuple of their states.
 
@@ -109,12 +111,14 @@ def chain(*transforms: GradientTransformation) -> GradientTransformation:
     return GradientTransformation(init, update)
 
 
+@configured
 def identity() -> GradientTransformation:
     """Pass updates through unchanged (stateless)."""
     return GradientTransformation(lambda params: EmptyState(),
                                   lambda updates, state, params=None: (updates, state))
 
 
+@configured
 def scale(step_size: float | jax.Array) -> GradientTransformation:
     """``u <- step_size * u`` (stateless)."""
     def update(updates, state, params=None):
@@ -128,6 +132,7 @@ class ScaleByScheduleState(NamedTuple):
     count: jax.Array
 
 
+@configured
 def scale_by_learning_rate(learning_rate: ScalarOrSchedule) -> GradientTransformation:
     """``u <- -lr_t * u``: the descent step, with ``lr_t = learning_rate(t)`` for a schedule.
 
@@ -154,6 +159,7 @@ def global_norm(tree: PyTree) -> jax.Array:
     return jnp.sqrt(sum(jnp.sum(jnp.square(leaf)) for leaf in jax.tree.leaves(tree)))
 
 
+@configured
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     """``u <- u * max_norm / ||u||`` when ``||u|| > max_norm`` (the norm over all leaves).
 
@@ -191,6 +197,7 @@ def _full_mask(mask: Mask, params: PyTree) -> PyTree:
                         mask_tree, params)
 
 
+@configured
 def add_decayed_weights(weight_decay: float = 0.0,
                         mask: Mask | None = None) -> GradientTransformation:
     """``u <- u + weight_decay * theta`` on the leaves selected by ``mask`` (stateless).
@@ -232,6 +239,7 @@ class SkipNonfiniteState(NamedTuple):
     inner_state: PyTree
 
 
+@configured
 def skip_nonfinite(inner: GradientTransformation) -> GradientTransformation:
     """Skip any step whose gradients or resulting updates contain a NaN or an inf.
 
@@ -268,6 +276,7 @@ def _factor_array(factor: float | jax.Array) -> jax.Array:
     return jnp.asarray(factor, dtype=jnp.result_type(float))
 
 
+@configured
 def scale_by_factor(inner: GradientTransformation, factor: float = 1.0) -> GradientTransformation:
     """Multiply ``inner``'s updates by a factor that lives in the state: ``u <- factor * u``.
 

@@ -21,6 +21,7 @@ from jaxnn.optim.base import (
     GradientTransformation, Mask, PyTree, ScalarOrSchedule, add_decayed_weights, chain,
     check_decay_rate, check_nonnegative, identity, increment, scale_by_learning_rate,
 )
+from jaxnn.spec import configured
 
 
 def _zeros(params: PyTree) -> PyTree:
@@ -46,6 +47,7 @@ class TraceState(NamedTuple):
     trace: PyTree
 
 
+@configured
 def trace(decay: float, nesterov: bool = False) -> GradientTransformation:
     """Heavy-ball momentum ``m_t = g_t + decay m_{t-1}``, ``m_0 = 0``; returns ``m_t``,
     or ``g_t + decay m_t`` with ``nesterov`` (Sutskever et al., 2013).  = ``optax.trace``."""
@@ -64,6 +66,7 @@ class EmaState(NamedTuple):
     ema: PyTree
 
 
+@configured
 def ema(decay: float) -> GradientTransformation:
     """EMA momentum ``m_t = decay m_{t-1} + (1 - decay) g_t``, ``m_0 = 0``, no debiasing
     (HSE, "Momentum SGD").  = ``optax.ema(decay, debias=False)``."""
@@ -81,6 +84,7 @@ class ScaleByRssState(NamedTuple):
     sum_of_squares: PyTree
 
 
+@configured
 def scale_by_rss(initial_accumulator_value: float = 0.1, eps: float = 1e-7,
                  eps_in_sqrt: bool = True) -> GradientTransformation:
     """AdaGrad scaling: ``G_t = G_{t-1} + g_t^2``, ``G_0 = initial_accumulator_value``;
@@ -113,6 +117,7 @@ class ScaleByRmsState(NamedTuple):
     nu: PyTree
 
 
+@configured
 def scale_by_rms(decay: float = 0.9, eps: float = 1e-8, initial_scale: float = 0.0,
                  eps_in_sqrt: bool = True, bias_correction: bool = False, *,
                  centered: bool = False) -> GradientTransformation:
@@ -174,6 +179,7 @@ def _adam_init(params: PyTree) -> ScaleByAdamState:
     return ScaleByAdamState(count=jnp.zeros([], jnp.int32), mu=_zeros(params), nu=_zeros(params))
 
 
+@configured
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_root: float = 0.0,
                   *, nesterov: bool = False) -> GradientTransformation:
     """Adam scaling (Kingma & Ba, 2015, Algorithm 1; KAUST Academy, "Adam")::
@@ -203,6 +209,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, eps_roo
     return GradientTransformation(_adam_init, update)
 
 
+@configured
 def scale_by_amsgrad(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
                      eps_root: float = 0.0, bias_correction_mu: bool = True,
                      bias_correction_nu: bool = True) -> GradientTransformation:
@@ -232,6 +239,7 @@ class ScaleByLionState(NamedTuple):
     mu: PyTree
 
 
+@configured
 def scale_by_lion(b1: float = 0.9, b2: float = 0.99) -> GradientTransformation:
     """Lion scaling (Chen et al., 2023): returns ``sign(b1 m_{t-1} + (1 - b1) g_t)``, then
     ``m_t = b2 m_{t-1} + (1 - b2) g_t``.  = ``optax.scale_by_lion``."""
@@ -252,6 +260,7 @@ def _check_nesterov(nesterov: bool, momentum: float | None) -> None:
 
 # ------------------------------------------------------------------ optimizers
 
+@configured
 def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
         nesterov: bool = False) -> GradientTransformation:
     """Stochastic gradient descent ``theta <- theta - lr g`` (KAUST Academy, gradient descent;
@@ -266,6 +275,7 @@ def sgd(learning_rate: ScalarOrSchedule, momentum: float | None = None,
                  scale_by_learning_rate(learning_rate))
 
 
+@configured
 def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTransformation:
     """Momentum in the EMA form of HSE, "Momentum SGD"::
 
@@ -279,6 +289,7 @@ def momentum(learning_rate: ScalarOrSchedule, beta: float = 0.9) -> GradientTran
     return chain(ema(beta), scale_by_learning_rate(learning_rate))
 
 
+@configured
 def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 0.1,
             eps: float = 1e-7, *, eps_in_sqrt: bool = True) -> GradientTransformation:
     """AdaGrad (Duchi et al., 2011; KAUST Academy, "AdaGrad")::
@@ -294,6 +305,7 @@ def adagrad(learning_rate: ScalarOrSchedule, initial_accumulator_value: float = 
                  scale_by_learning_rate(learning_rate))
 
 
+@configured
 def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e-8, *,
             initial_scale: float = 0.0, eps_in_sqrt: bool = True, centered: bool = False,
             momentum: float | None = None, nesterov: bool = False,
@@ -317,6 +329,7 @@ def rmsprop(learning_rate: ScalarOrSchedule, decay: float = 0.9, eps: float = 1e
                  trace(momentum, nesterov) if momentum is not None else identity())
 
 
+@configured
 def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
          eps: float = 1e-8, eps_root: float = 0.0, *,
          nesterov: bool = False) -> GradientTransformation:
@@ -326,6 +339,7 @@ def adam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  scale_by_learning_rate(learning_rate))
 
 
+@configured
 def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
           eps: float = 1e-8, eps_root: float = 0.0) -> GradientTransformation:
     """NAdam (Dozat, 2016): Adam with Nesterov momentum,
@@ -333,6 +347,7 @@ def nadam(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
     return adam(learning_rate, b1, b2, eps, eps_root, nesterov=True)
 
 
+@configured
 def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
           eps: float = 1e-8, *, eps_root: float = 0.0, weight_decay: float = 1e-4,
           mask: Mask | None = None) -> GradientTransformation:
@@ -350,6 +365,7 @@ def adamw(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  scale_by_learning_rate(learning_rate))
 
 
+@configured
 def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
             eps: float = 1e-8, eps_root: float = 0.0, bias_correction_mu: bool = True,
             bias_correction_nu: bool = True) -> GradientTransformation:
@@ -359,6 +375,7 @@ def amsgrad(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.999,
                  scale_by_learning_rate(learning_rate))
 
 
+@configured
 def lion(learning_rate: ScalarOrSchedule, b1: float = 0.9, b2: float = 0.99,
          weight_decay: float = 1e-3, mask: Mask | None = None) -> GradientTransformation:
     """Lion (Chen et al., 2023): ``theta <- theta - lr (sign(b1 m + (1 - b1) g) + weight_decay

@@ -20,6 +20,7 @@ import jax.numpy as jnp
 
 from jaxnn.optim.base import Schedule, check_nonnegative
 from jaxnn.util import check_number, check_positive_int
+from jaxnn.spec import configured
 
 
 def _as_float(step: jax.Array | int) -> jax.Array:
@@ -28,12 +29,14 @@ def _as_float(step: jax.Array | int) -> jax.Array:
     return jnp.asarray(step, dtype=jnp.result_type(float))
 
 
+@configured
 def constant(value: float) -> Schedule:
     """``lr_t = value``.  = ``optax.constant_schedule``."""
     check_nonnegative("value", value)
     return lambda step: jnp.full(jnp.shape(step), value, dtype=jnp.result_type(float))
 
 
+@configured
 def exponential_decay(init_value: float, transition_steps: int, decay_rate: float,
                       transition_begin: int = 0, staircase: bool = False,
                       end_value: float | None = None) -> Schedule:
@@ -59,6 +62,7 @@ def exponential_decay(init_value: float, transition_steps: int, decay_rate: floa
     return schedule
 
 
+@configured
 def step_decay(init_value: float, drop_every: int, factor: float = 0.1) -> Schedule:
     """Piecewise-constant drops: ``lr_t = init_value * factor ** floor(t / drop_every)``.
 
@@ -71,6 +75,7 @@ def step_decay(init_value: float, drop_every: int, factor: float = 0.1) -> Sched
     return lambda step: init_value * jnp.power(factor, jnp.floor_divide(step, drop_every))
 
 
+@configured
 def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0,
                  exponent: float = 1.0) -> Schedule:
     """Cosine annealing (Loshchilov & Hutter, 2017)::
@@ -93,6 +98,7 @@ def cosine_decay(init_value: float, decay_steps: int, alpha: float = 0.0,
     return schedule
 
 
+@configured
 def warmup_cosine(init_value: float, peak_value: float, warmup_steps: int, decay_steps: int,
                   end_value: float = 0.0, exponent: float = 1.0) -> Schedule:
     """Linear warmup from ``init_value`` to ``peak_value`` over ``warmup_steps``, then cosine
@@ -122,6 +128,7 @@ def _cosine_between(start: float, end: float, progress: jax.Array) -> jax.Array:
     return end + (start - end) / 2.0 * (jnp.cos(jnp.pi * progress) + 1)
 
 
+@configured
 def one_cycle(transition_steps: int, peak_value: float, pct_start: float = 0.3,
               div_factor: float = 25.0, final_div_factor: float = 1e4) -> Schedule:
     """One-cycle policy (Smith & Topin, 2017, https://arxiv.org/abs/1708.07120).
@@ -187,6 +194,7 @@ class ReduceOnPlateau(NamedTuple):
     update: Callable[[ReduceOnPlateauState, float], tuple[float, ReduceOnPlateauState]]
 
 
+@configured
 def reduce_on_plateau(factor: float = 0.1, patience: int = 10, min_delta: float = 1e-4,
                       cooldown: int = 0, min_scale: float = 0.0) -> ReduceOnPlateau:
     """Multiply the learning rate by ``factor`` when a monitored value stops improving.
