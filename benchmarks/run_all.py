@@ -19,6 +19,7 @@ BENCHMARKS = {
     "digits": ["digits_accuracy.py"],
     "optim": ["bench_optim.py"],
     "architectures": ["bench_architectures.py"],
+    "rebuilt": ["bench_rebuilt.py"],
 }
 
 
