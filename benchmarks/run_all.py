@@ -20,6 +20,7 @@ BENCHMARKS = {
     "optim": ["bench_optim.py"],
     "architectures": ["bench_architectures.py"],
     "rebuilt": ["bench_rebuilt.py"],
+    "peers": ["bench_peers.py"],   # PyTorch, Keras, Flax, Equinox: those of the bench extra installed
 }
 
 
