@@ -14,7 +14,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "activations", "initializers", "layers", "models", "inspection", "losses", "backprop", "graph",
     "optim", "linear", "train", "evaluation", "callbacks", "ensemble", "heads", "datasets", "metrics",
-    "checkpoint", "util", "spec", "cli",
+    "checkpoint", "util", "spec", "launch", "cli",
 )
 __all__ = list(_SUBMODULES)
 

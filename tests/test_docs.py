@@ -186,6 +186,7 @@ ALLOWED = {
     "models": {"layers", "initializers", "activations", "inspection", "losses", "util", "spec"},
     "train": BELOW_TRAIN | {"ensemble"},  # ensemble only re-exported at its end
     "ensemble": BELOW_TRAIN | {"train"},  # deep ensembles: train's epoch vmapped over members
+    "launch": {"util", "spec"},  # the local multi-process launcher: jax.distributed only
     "cli": {"*"},
 }
 
