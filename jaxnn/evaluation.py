@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import Array
 
-from jaxnn import activations, losses
+from jaxnn import activations, losses, parallel
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer, check_params
 from jaxnn.spec import cached
@@ -25,30 +25,38 @@ Metrics = Callable[[Array, Array], dict]
 
 
 @cached(maxsize=64)
-def _compiled_predict(model: Layer):
+def _compiled_predict(model: Layer, mesh=None):
+    """``(params, x_chunks (C, chunk, ...)) -> (C, chunk, ...out)``; with a ``mesh`` each
+    chunk's rows are split over its ``"data"`` axis and the params replicated."""
     def predict_chunks(params, x_chunks):
-        return jax.lax.map(lambda xc: model.apply(params, xc), x_chunks)
+        params = parallel.keep_replicated(params, mesh)
+        return jax.lax.map(lambda xc: model.apply(params, parallel.shard_rows(xc, mesh)), x_chunks)
 
-    return jax.jit(predict_chunks)
+    return jax.jit(predict_chunks, out_shardings=None if mesh is None else parallel.rows_sharded(mesh, 1))
 
 
-def predict(model: Layer, params, x, *, batch_size: int = 1024) -> Array:
+def predict(model: Layer, params, x, *, batch_size: int = 1024, mesh=None) -> Array:
     """``model.apply(params, x)`` in inference mode, in chunks of ``batch_size`` rows
     (padded, one compiled program) so large inputs need bounded memory.
 
     x: (N, ...) -> (N, ...out).  Checks first that ``x`` and ``params`` fit the model.
+    ``mesh`` (as in `train.fit`: a ``Mesh`` with a ``"data"`` axis or a number of devices)
+    splits every chunk's rows over the devices, the chunk rounded up to a multiple of them.
     """
     x = as_numeric("predict: x", x)
     check_model_inputs(model, params, x, "predict")
-    return _predict_in_chunks(model, params, x, batch_size)
+    return _predict_in_chunks(model, params, x, batch_size, parallel.data_mesh(mesh, "predict"))
 
 
-def _predict_in_chunks(model: Layer, params, x: Array, batch_size: int) -> Array:
-    n = x.shape[0]
-    chunk = max(1, min(batch_size, n))
+def _predict_in_chunks(model: Layer, params, x: Array, batch_size: int, mesh=None) -> Array:
+    n, devices = x.shape[0], parallel.data_size(mesh)
+    chunk = math.ceil(max(1, min(batch_size, n)) / devices) * devices
     n_chunks = math.ceil(n / chunk)
     padded = jnp.concatenate([x, jnp.zeros((n_chunks * chunk - n, *x.shape[1:]), x.dtype)])
-    out = _compiled_predict(model)(params, padded.reshape(n_chunks, chunk, *x.shape[1:]))
+    x_chunks = padded.reshape(n_chunks, chunk, *x.shape[1:])
+    if mesh is not None:
+        params, x_chunks = parallel.replicate(params, mesh), jax.device_put(x_chunks, parallel.rows_sharded(mesh, 1))
+    out = _compiled_predict(model, mesh)(params, x_chunks)
     return out.reshape(n_chunks * chunk, *out.shape[2:])[:n]
 
 
@@ -64,22 +72,25 @@ def default_metrics(loss) -> Metrics:
 
 
 def evaluate(model: Layer, params, loss, x, y, *, metrics: Metrics | None = None,
-             batch_size: int = 1024) -> dict[str, float]:
+             batch_size: int = 1024, mesh=None) -> dict[str, float]:
     """Loss and metrics of ``params`` on ``(x, y)``: ``{"loss": ..., "accuracy": ...}``.
 
     ``metrics(pred, y) -> dict`` defaults to `default_metrics` of ``loss``.  Checks the
-    data first (`check_data`); returns Python floats (one host sync).
+    data first (`check_data`); returns Python floats (one host sync).  ``mesh`` splits the
+    examples over devices, as in `predict`.
     """
     loss_fn = losses.get(loss)
     x, y = as_numeric("evaluate: x", x), as_numeric("evaluate: y", y)
     check_data(model, params, loss_fn, x, y, "evaluate")
-    return score(model, params, loss_fn, x, y, metrics=metrics, batch_size=batch_size)
+    return score(model, params, loss_fn, x, y, metrics=metrics, batch_size=batch_size,
+                 mesh=parallel.data_mesh(mesh, "evaluate"))
 
 
 def score(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, *,
-          metrics: Metrics | None = None, batch_size: int = 1024) -> dict[str, float]:
+          metrics: Metrics | None = None, batch_size: int = 1024, mesh=None) -> dict[str, float]:
     """`evaluate` without the data checks, for data already checked (`fit`'s validation set)."""
-    pred = _predict_in_chunks(model, params, x, batch_size)
+    pred = _predict_in_chunks(model, params, x, batch_size, mesh)
+    y = parallel.replicate(y, mesh)  # beside the predictions, which live on the mesh
     result = {"loss": loss_fn.value(pred, y), **(metrics or default_metrics(loss_fn))(pred, y)}
     return {name: float(value) for name, value in jax.device_get(result).items()}
 

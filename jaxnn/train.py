@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import optax
 from jax import Array
 
-from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim
+from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim, parallel
 from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer
@@ -85,9 +85,11 @@ def init_state(params, optimizer: optax.GradientTransformation, key: Array) -> T
 
 
 @cached(maxsize=64)
-def _compiled_init_state(optimizer):
-    """`init_state` as one compiled call; its params are new buffers (safe to donate)."""
-    return jax.jit(lambda params, key: init_state(params, optimizer, key))
+def _compiled_init_state(optimizer, mesh=None):
+    """`init_state` as one compiled call; its params are new buffers (safe to donate),
+    replicated over ``mesh`` when there is one."""
+    return jax.jit(lambda params, key: init_state(params, optimizer, key),
+                   out_shardings=None if mesh is None else parallel.replicated(mesh))
 
 
 # --- one step, one epoch -------------------------------------------------------------------
@@ -118,8 +120,8 @@ class EpochResult(NamedTuple):
     finite: Array        # False if a loss or the final params are NaN or inf
 
 
-def _epoch_fn(objective: Objective, optimizer, batch_size: int) -> Callable:
-    step = _step_fn(objective, optimizer)
+def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Callable:
+    step = parallel.data_parallel_step(_step_fn(objective, optimizer), mesh)  # the step itself without a mesh
 
     def epoch(state: TrainState, x: Array, y: Array, epoch_index: Array):
         """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
@@ -143,19 +145,24 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int) -> Callable:
 
 
 @cached(maxsize=64)
-def _compiled_epoch(objective: Objective, optimizer, batch_size: int):
-    return jax.jit(_epoch_fn(objective, optimizer, batch_size), donate_argnums=0)
+def _compiled_epoch(objective: Objective, optimizer, batch_size: int, mesh=None):
+    return jax.jit(_epoch_fn(objective, optimizer, batch_size, mesh), donate_argnums=0,
+                   out_shardings=None if mesh is None else parallel.replicated(mesh))
 
 
 def train_epoch(objective: Objective, optimizer, state: TrainState, x: Array, y: Array, *,
-                batch_size: int, epoch: int = 0) -> tuple[TrainState, EpochResult]:
+                batch_size: int, epoch: int = 0, mesh=None) -> tuple[TrainState, EpochResult]:
     """One epoch: shuffle on the device, then a compiled ``lax.scan`` of `train_step`.
 
     ``state`` is donated: do not reuse it after the call.  Compiled once per
-    (objective, optimizer, batch_size) and input shapes.
+    (objective, optimizer, batch_size, mesh) and input shapes.  With a ``mesh``
+    (`parallel.data_mesh`: a ``Mesh`` with a ``"data"`` axis, or a number of devices) every
+    batch is sharded over its ``"data"`` axis and the state is replicated (placed so here
+    if it is not yet); ``x, y`` may be replicated or sharded along their rows.
     """
-    epoch_fn = _compiled_epoch(objective, optimizer, batch_size)
-    return epoch_fn(state, x, y, jnp.asarray(epoch, jnp.int32))
+    mesh = parallel.data_mesh(mesh, "train_epoch")
+    epoch_fn = _compiled_epoch(objective, optimizer, batch_size, mesh)
+    return epoch_fn(parallel.replicate(state, mesh), x, y, jnp.asarray(epoch, jnp.int32))
 
 
 # --- a run: the values fit carries from epoch to epoch ------------------------------------------
@@ -175,8 +182,8 @@ class Run(NamedTuple):
     stopped: str = ""
 
 
-def _new_run(optimizer, params, key, hooks: Sequence[callbacks_lib.Callback]) -> Run:
-    state = _compiled_init_state(optimizer)(params, key)  # copies params: the epoch donates them
+def _new_run(optimizer, params, key, hooks: Sequence[callbacks_lib.Callback], mesh=None) -> Run:
+    state = _compiled_init_state(optimizer, mesh)(params, key)  # copies params: the epoch donates them
     return Run(state, tuple(hook.init(state) for hook in hooks), {"epoch": [], "loss": [], "time": []}, 0)
 
 
@@ -229,13 +236,15 @@ def _nan_stop(run: Run, last_finite_params) -> Run:
     return run._replace(state=run.state._replace(params=last_finite_params), stopped=message)
 
 
-def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_size: int, hooks, metrics) -> Run:
+def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_size: int, hooks, metrics,
+               mesh=None) -> Run:
     """Train one epoch, score it, let each callback see it; appends to ``run.history``."""
     (x, y), validation = data
     epoch = run.epoch + 1  # 1-based in the history and in messages
     last_finite_params = copy_tree(run.state.params)  # the epoch donates the state
     start = time.perf_counter()
-    state, result = train_epoch(objective, optimizer, run.state, x, y, batch_size=batch_size, epoch=run.epoch)
+    state, result = train_epoch(objective, optimizer, run.state, x, y, batch_size=batch_size, epoch=run.epoch,
+                                mesh=mesh)
     mean_loss, finite = jax.device_get((result.loss, result.finite))  # the one host sync of the epoch
     _append(run.history, {"epoch": epoch, "time": time.perf_counter() - start})
     record = {"loss": float(mean_loss)}
@@ -243,7 +252,7 @@ def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_siz
         _append(run.history, record)
         return _nan_stop(run._replace(state=state, epoch=epoch), last_finite_params)
     if validation is not None:
-        scores = score(objective.model, state.params, objective.loss, *validation, metrics=metrics)
+        scores = score(objective.model, state.params, objective.loss, *validation, metrics=metrics, mesh=mesh)
         record.update({f"val_{name}": value for name, value in scores.items()})
     hook_states, stop = [], False
     for hook, hook_state in zip(hooks, run.hooks):
@@ -259,8 +268,9 @@ def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_siz
 # --- fit ----------------------------------------------------------------------------------
 
 def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batch_size,
-                    checkpoint_dir, checkpoint_every) -> tuple:
-    """``((x, y), validation)`` on the device, after every check that needs no compiling."""
+                    checkpoint_dir, checkpoint_every, mesh=None) -> tuple:
+    """``((x, y), validation)`` on the device (replicated over ``mesh``, `parallel.place_dataset`),
+    after every check that needs no compiling."""
     if as_int(epochs) is None or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative int, got {epochs!r}")
     if checkpoint_every is not None and (checkpoint_dir is None or as_int(checkpoint_every) is None
@@ -272,13 +282,14 @@ def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batc
     if as_int(batch_size) is None or not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
                          f"examples), got {batch_size!r}")
+    parallel.check_global_batch(batch_size, x.shape[0], mesh, "fit")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ValueError(f"fit: validation must be a pair (x_val, y_val), got {type(validation).__name__}"
                              f"{'' if not hasattr(validation, 'shape') else f' of shape {validation.shape}'}")
         validation = as_numeric("fit: validation x", validation[0]), as_numeric("fit: validation y", validation[1])
         check_data(objective.model, params, objective.loss, *validation, "fit(validation=...)")
-    return (x, y), validation
+    return parallel.place_dataset((x, y), mesh), parallel.place_dataset(validation, mesh)
 
 
 def _as_optimizer(optimizer) -> optax.GradientTransformation:
@@ -339,7 +350,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         restore_best: bool = True, checkpoint_dir: str | Path | None = None,
         checkpoint_every: int | None = None, resume: bool = False,
         reduce_lr: optim.ReduceOnPlateau | None = None, callbacks: Sequence[callbacks_lib.Callback] = (),
-        progress: bool = True) -> tuple[Any, dict[str, list]]:
+        progress: bool = True, mesh=None) -> tuple[Any, dict[str, list]]:
     """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
 
     ``loss``: a name, a function or a `losses.Loss`; ``optimizer``: any optax-protocol
@@ -355,20 +366,31 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     save the whole `Run` every N epochs (atomic); ``resume=True`` continues from it, ending
     bit-identical to an uninterrupted run.  ``progress``: a tqdm bar.
 
+    ``mesh``: data parallelism over several devices (`jaxnn.parallel`): a
+    ``jax.sharding.Mesh`` with an axis named ``"data"``, or ``N`` for a ``("data",)`` mesh
+    over the first ``N`` of ``jax.devices()``, or a sequence of devices.  Every mini-batch
+    is split over the ``"data"`` axis, params and optimizer state are replicated (and so are
+    the returned params), and the epoch stays one compiled ``lax.scan`` with the gradient
+    all-reduce inside it.  ``batch_size`` is the global batch and must divide by the number
+    of devices; the batches are those of a one-device run with the same key, so the result
+    equals it to float round-off.  The dataset is replicated on every device.
+
     History: ``epoch``, ``loss``, ``val_<name>``, ``time`` (seconds per epoch), plus
     ``lr_scale``, ``stopped_early``, ``best_epoch``, ``nan_epoch`` when they apply.
     """
     goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), as_key(key, "fit"), _as_optimizer(optimizer)
-    data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every)
+    mesh = parallel.data_mesh(mesh, "fit")
+    data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every,
+                           mesh)
     hooks = _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, callbacks)
     for hook in hooks:
         optimizer = hook.wrap_optimizer(optimizer)
-    run = _new_run(optimizer, params, key, hooks)
+    run = _new_run(optimizer, params, key, hooks, mesh)
     if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / TRAIN_STATE_FILE).exists():
         run = _resumed(Path(checkpoint_dir), run, epochs)
     progress_bar = _Progress(epochs, run.epoch, progress)
     while run.epoch < epochs and not run.stopped:
-        run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics)
+        run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics, mesh)
         if checkpoint_every and run.epoch % checkpoint_every == 0:
             _save_run(Path(checkpoint_dir), run)
         progress_bar.update(run)

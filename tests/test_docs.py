@@ -168,7 +168,7 @@ def test_every_lecture_row_has_a_course_an_implementation_and_an_experiment_cell
 # Which jaxnn modules each module may import (docs/architecture.md, "Import rules"):
 # top-level module or package -> the top-level jaxnn names it may import ("*": any).
 # ``util`` and ``spec`` (jax only) may be imported by every module.
-STANDALONE = ("activations", "initializers", "graph", "metrics", "checkpoint", "datasets", "optim")
+STANDALONE = ("activations", "initializers", "graph", "metrics", "checkpoint", "datasets", "optim", "parallel")
 BELOW_TRAIN = {*STANDALONE, "util", "spec", "layers", "losses", "backprop", "inspection", "evaluation",
                "linear", "callbacks", "models"}
 ALLOWED = {
@@ -180,7 +180,7 @@ ALLOWED = {
     "heads": {"losses", "activations", "metrics", "util", "spec"},
     "backprop": {"layers", "losses", "activations", "util", "spec"},
     "inspection": {"layers", "util", "spec"},
-    "evaluation": {"layers", "losses", "activations", "metrics", "util", "spec"},
+    "evaluation": {"layers", "losses", "activations", "metrics", "parallel", "util", "spec"},
     "linear": {"losses", "optim", "activations", "util", "spec"},
     "callbacks": {"optim", "checkpoint", "util", "spec"},
     "models": {"layers", "initializers", "activations", "inspection", "losses", "util", "spec"},

@@ -1,0 +1,212 @@
+"""Data parallelism with JAX's own sharding: the mesh `fit`, `evaluate` and `predict` take,
+where the data and the parameters live on it, and the collectives XLA compiled.
+
+The model is single-program, multiple-data through ``jax.jit``'s SPMD partitioner (GSPMD):
+the program is written for the global batch, and the shardings of its inputs and a few
+``with_sharding_constraint`` s tell the partitioner how to split it.  Nothing here is a
+Python loop over devices or a ``pmap``.
+
+* **The mesh.** A ``jax.sharding.Mesh`` with an axis named ``"data"`` (`DATA_AXIS`); its
+  other axes, if any, hold replicas.  ``mesh=N`` is a 1-D ``("data",)`` mesh over the first
+  ``N`` of ``jax.devices()``, ``mesh=[d0, d1, ...]`` one over those devices (`data_mesh`).
+* **Batches are sharded, parameters replicated.** Every mini-batch is split along its
+  first axis over the ``"data"`` axis (`shard_rows`): each device computes the loss and the
+  gradient of ``batch_size / N`` examples.  Parameters and optimizer state are replicated
+  (`replicated`): every device applies the same update.  The loss is a *mean* over the
+  global batch, so its gradient is a sum over devices of their partial sums: GSPMD inserts
+  one all-reduce of the gradients (and the loss value) per step, inside the compiled
+  ``lax.scan``.  ``batch_size`` is the global batch, a multiple of ``N`` (`check_global_batch`).
+* **Same result as one device.** The order of an epoch is a pure function of
+  ``(epoch key, n)`` computed identically on every device, and each device takes its rows
+  of the same global batch, so the batches, and the updates up to float round-off (the
+  partial sums are added in another order), are those of a one-device run.  Dropout masks
+  are too: with ``jax_threefry_partitionable`` (JAX's default since 0.5) random bits drawn
+  for a sharded shape are the bits of the unsharded draw, each device computing its slice.
+* **Where the dataset lives** (`place_dataset`): replicated on every device, each device
+  gathering its own rows of the global batch with its own slice of the batch's indices;
+  no communication per step for the data, memory ``N x`` the dataset.  The alternative,
+  the dataset sharded over the devices (memory ``1 x``), compiles to an all-gather of the
+  batch's indices and an all-reduce of the gathered global batch (``batch_size x``
+  features) at every step, as much traffic as the gradients of a small MLP;
+  benchmarks/bench_data_parallel.py measures both.  The compiled epoch takes either (its
+  inputs' shardings decide); `fit` replicates.
+
+`collectives` counts the collective operations of a compiled program's HLO, inside and
+outside its loops: how the tests and the benchmark check that the gradient all-reduce sits
+in the loop and that nothing gathers the dataset.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+DATA_AXIS = "data"
+COLLECTIVES = ("all-reduce", "all-gather", "all-to-all", "collective-permute", "reduce-scatter")
+
+
+# --- the mesh -----------------------------------------------------------------------------
+
+def data_mesh(mesh, what: str = "fit") -> Mesh | None:
+    """The mesh that ``mesh=`` names: ``None`` (one device, no sharding), a ``Mesh`` with a
+    ``"data"`` axis, an int ``N`` (a ``("data",)`` mesh over the first ``N`` of
+    ``jax.devices()``) or a sequence of distinct devices (a ``("data",)`` mesh over them).
+    A ValueError names the sizes and the fix otherwise."""
+    if mesh is None or isinstance(mesh, Mesh):
+        if mesh is not None and DATA_AXIS not in mesh.axis_names:
+            raise ValueError(f"{what}: the mesh's axes are {tuple(mesh.axis_names)} (sizes {dict(mesh.shape)}) but "
+                             f"data parallelism shards the batch along an axis named {DATA_AXIS!r}; build it as "
+                             f"Mesh(devices, ({DATA_AXIS!r},)) or pass mesh=N for the first N devices")
+        return mesh
+    if isinstance(mesh, (int, np.integer)) and not isinstance(mesh, bool):
+        available = jax.devices()
+        if not 1 <= mesh <= len(available):
+            raise ValueError(f"{what}: mesh={mesh} asks for {mesh} devices but JAX sees {len(available)} "
+                             f"({available[0].platform}); pass mesh=1..{len(available)}, or, to try data "
+                             f"parallelism on a CPU, set XLA_FLAGS=--xla_force_host_platform_device_count={max(mesh, 2)} "
+                             f"before jax is imported")
+        return Mesh(np.array(available[:mesh]), (DATA_AXIS,))
+    if isinstance(mesh, Sequence) and not isinstance(mesh, str) and all(isinstance(d, jax.Device) for d in mesh):
+        if not mesh or len(set(mesh)) != len(mesh):
+            raise ValueError(f"{what}: mesh= needs one or more distinct devices, got {len(mesh)} devices "
+                             f"({len(set(mesh))} distinct)")
+        return Mesh(np.array(list(mesh)), (DATA_AXIS,))
+    raise ValueError(f"{what}: mesh must be None, a jax.sharding.Mesh with a {DATA_AXIS!r} axis, a number of "
+                     f"devices or a sequence of devices; got {type(mesh).__name__}")
+
+
+def data_size(mesh: Mesh | None) -> int:
+    """``N``, the number of devices along the ``"data"`` axis (1 without a mesh)."""
+    return 1 if mesh is None else int(mesh.shape[DATA_AXIS])
+
+
+def describe(mesh: Mesh | None) -> str:
+    """``"8 devices (cpu)"``: for messages and reports."""
+    if mesh is None:
+        return "1 device (no mesh)"
+    devices = mesh.devices.flat
+    return f"{data_size(mesh)} device{'s' * (data_size(mesh) > 1)} ({next(iter(devices)).platform})"
+
+
+def check_global_batch(batch_size: int, n: int, mesh: Mesh | None, what: str = "fit") -> None:
+    """ValueError unless the global ``batch_size`` divides by the ``"data"`` axis' ``N`` and
+    ``n`` examples make at least one global batch; both messages name the sizes and the fix."""
+    size = data_size(mesh)
+    if batch_size % size:
+        lower, upper = batch_size - batch_size % size, batch_size - batch_size % size + size
+        raise ValueError(f"{what}: batch_size={batch_size} is the global batch and must divide by the {size} devices "
+                         f"of the mesh's {DATA_AXIS!r} axis ({batch_size} % {size} = {batch_size % size}); use a "
+                         f"multiple of {size} such as {upper if lower == 0 else f'{lower} or {upper}'}")
+    if n < batch_size:
+        fits = n - n % size
+        raise ValueError(f"{what}: the {n} training examples are fewer than one global batch of {batch_size} "
+                         f"({size} devices x {batch_size // size} per device); "
+                         + (f"lower batch_size to a multiple of {size} at most {n} (e.g. {fits}), or use fewer devices"
+                            if fits else f"use at most {n} devices, or more data"))
+
+
+# --- shardings and placement ------------------------------------------------------------------
+
+def replicated(mesh: Mesh) -> NamedSharding:
+    """The same full array on every device of ``mesh`` (params, optimizer state, scalars)."""
+    return NamedSharding(mesh, PartitionSpec())
+
+
+def rows_sharded(mesh: Mesh, axis: int = 0) -> NamedSharding:
+    """Axis ``axis`` (the examples) split over the ``"data"`` axis, the rest whole."""
+    return NamedSharding(mesh, PartitionSpec(*(None,) * axis, DATA_AXIS))
+
+
+def replicate(tree: Any, mesh: Mesh | None) -> Any:
+    """``tree`` placed whole on every device of ``mesh`` (``tree`` itself without a mesh;
+    leaves already placed so are returned as they are)."""
+    return tree if mesh is None else jax.device_put(tree, replicated(mesh))
+
+
+def place_dataset(tree: Any, mesh: Mesh | None) -> Any:
+    """Where `fit` keeps the training (and validation) arrays: replicated, so that each
+    device gathers its rows of every global batch locally (see the module docstring).
+    Across processes each holding a shard, ``jax.make_array_from_process_local_data``
+    builds the global array instead; the compiled epoch accepts either sharding."""
+    return replicate(tree, mesh)
+
+
+def shard_rows(tree: Any, mesh: Mesh | None, axis: int = 0) -> Any:
+    """Inside a jitted function: constrain every leaf's axis ``axis`` to be split over the
+    ``"data"`` axis (identity without a mesh)."""
+    if mesh is None:
+        return tree
+    return jax.lax.with_sharding_constraint(tree, rows_sharded(mesh, axis))
+
+
+def keep_replicated(tree: Any, mesh: Mesh | None) -> Any:
+    """Inside a jitted function: constrain ``tree`` to be replicated (identity without a mesh)."""
+    if mesh is None:
+        return tree
+    return jax.lax.with_sharding_constraint(tree, replicated(mesh))
+
+
+def data_parallel_step(step, mesh: Mesh | None):
+    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)`` with its batch
+    ``x, y`` split over the mesh's ``"data"`` axis and the params and optimizer state it
+    returns kept replicated (``step`` itself without a mesh).  The gradient of the mean loss
+    over the split batch then needs the partial sums of every device: GSPMD adds the
+    all-reduce.  The key is replicated: each device draws its slice of the dropout masks."""
+    if mesh is None:
+        return step
+
+    def sharded(params, opt_state, x, y, key):
+        params, opt_state, value = step(params, opt_state, *shard_rows((x, y), mesh), key)
+        return (*keep_replicated((params, opt_state), mesh), value)
+
+    return sharded
+
+
+# --- what XLA compiled ------------------------------------------------------------------------
+
+_COMPUTATION = re.compile(r"^(?:ENTRY\s+)?%?([\w.\-]+)\s.*\{\s*$")
+_CALLED = re.compile(r"\b(?:body|condition|to_apply|calls|branch_computations)=\{?%?([\w.\-]+(?:,\s*%?[\w.\-]+)*)\}?")
+_COLLECTIVE = re.compile(r"\s(" + "|".join(COLLECTIVES) + r")(?:-start)?\(")
+
+
+def _computations(hlo_text: str) -> dict[str, list[str]]:
+    """Each computation of an HLO module's text, by name, as its lines."""
+    found, name = {}, None
+    for line in hlo_text.splitlines():
+        header = _COMPUTATION.match(line)
+        if header and not line.startswith(" "):
+            name = header.group(1)
+            found[name] = []
+        elif name is not None:
+            found[name].append(line)
+    return found
+
+
+def collectives(hlo_text: str) -> dict[str, dict[str, int]]:
+    """Collective operations in a compiled program's HLO text
+    (``jax.jit(f).lower(...).compile().as_text()``): ``{"in_loop": {op: count},
+    "outside_loop": {op: count}}``, where *in_loop* means in the body or condition of a
+    ``while`` (a ``lax.scan``) or in anything those call.  Ops are `COLLECTIVES`
+    (asynchronous ``-start``/``-done`` pairs count once)."""
+    computations = _computations(hlo_text)
+    callees = {name: [callee.strip().lstrip("%") for line in lines for match in _CALLED.finditer(line)
+                      for callee in match.group(1).split(",")]
+               for name, lines in computations.items()}
+    in_loop, stack = set(), [callee.strip().lstrip("%") for lines in computations.values() for line in lines
+                             if " while(" in line for callee in re.findall(r"(?:body|condition)=%?([\w.\-]+)", line)]
+    while stack:
+        name = stack.pop()
+        if name in in_loop or name not in computations:
+            continue
+        in_loop.add(name)
+        stack.extend(callees[name])
+    counts = {"in_loop": Counter(), "outside_loop": Counter()}
+    for name, lines in computations.items():
+        where = "in_loop" if name in in_loop else "outside_loop"
+        for line in lines:
+            counts[where].update(_COLLECTIVE.findall(line))
+    return {where: {op: counts[where][op] for op in COLLECTIVES} for where in counts}
