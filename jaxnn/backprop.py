@@ -2,7 +2,8 @@
 
 For a network ``y = f_L(... f_1(x))`` and a loss ``E(y, t)``:
 
-1. forward pass, keeping each layer's input ``a^(l-1)``;
+1. forward pass, keeping each layer's input ``a^(l-1)`` (or the cache of a layer that has
+   a ``forward``, e.g. an RNN's states at every step: `jaxnn.layers.base.vjp`);
 2. output delta ``delta = dE/dy`` from the loss's hand gradient (`jaxnn.losses`), e.g.
    ``(softmax(z) - t)/N`` for softmax + cross-entropy, ``y - t`` for sum of squares;
 3. each layer's ``backward`` turns ``dE/d(output)`` into its parameter gradients and
@@ -26,7 +27,7 @@ import numpy as np
 
 from jaxnn import losses
 from jaxnn.layers import Layer
-from jaxnn.layers.base import check_layer
+from jaxnn.layers.base import check_layer, vjp
 from jaxnn.util import check_number, check_positive_int
 
 
@@ -44,10 +45,10 @@ def value_and_grad(model: Layer, loss, *, l2: float = 0.0) -> Callable[..., tupl
 
     def objective_value_and_grad(params, x, target, *, key=None):
         train = key is not None
-        y = model.apply(params, x, key=key, train=train)
+        y, pullback = vjp(model, params, x, key=key, train=train)  # one forward pass, its cache kept
         value = loss_fn.value(y, target)
         delta = loss_fn.grad(y, target)  # the output delta dE/dy
-        grads, _ = model.backward(params, x, delta, key=key, train=train)
+        grads, _ = pullback(delta)
         if l2:
             value = value + l2 * losses.l2_penalty(params)
             grads = jax.tree_util.tree_map(lambda g, w: g + l2 * w, grads, losses.l2_penalty_grad(params))

@@ -373,6 +373,51 @@ def test_residual_with_dropout_and_key(key):
     assert_backward_matches_vjp(layer, params, normal((6, 4)), key=jax.random.key(9), train=True)
 
 
+# --- forward with a cache ------------------------------------------------------------------
+
+def test_vjp_of_layers_without_forward_is_apply_then_backward(key):
+    """``base.vjp`` of a serial of layers without their own ``forward`` (each cache is the
+    child's input) and of a residual block: y equals apply, pullback equals jax.vjp."""
+    from jaxnn.layers.base import vjp
+    for model in (mixed_model(), residual(serial(dense(5), activation("tanh"), dense(5)))):
+        _, params = model.init(key, (5,))
+        x, dy = normal((4, 5)), normal((4, 3 if model.name == "serial" else 5), seed=3)
+        k = jax.random.key(5)
+        expected_y, expected_pullback = jax.vjp(lambda p, v: model.apply(p, v, key=k, train=True), params, x)
+        y, pullback = vjp(model, params, x, key=k, train=True)
+        assert_trees_close((y, pullback(dy)), (expected_y, expected_pullback(dy)))
+        assert_trees_close(pullback(dy), model.backward(params, x, dy, key=k, train=True), rtol=0, atol=0)
+
+
+def test_a_layer_gives_forward_and_backward_from_cache_together(key):
+    """A user layer with only one of the pair is an error (`check_layer`); with both, serial
+    passes its cache through."""
+    from jaxnn.layers.base import Layer, check_layer, vjp
+    square = dense(3)
+    half = square._replace(forward=lambda p, x, **kw: (square.apply(p, x), x))
+    with pytest.raises(ValueError, match="forward and backward_from_cache together"):
+        check_layer("layer", half)
+    with pytest.raises(ValueError, match="forward and backward_from_cache together"):
+        serial(half)
+    seen = []
+
+    def forward(params, x, *, key=None, train=False):
+        seen.append("forward")
+        return square.apply(params, x), {"x": x}
+
+    def backward_from_cache(params, cache, dy, *, key=None, train=False):
+        seen.append("backward_from_cache")
+        return square.backward(params, cache["x"], dy)
+
+    cached = Layer(square.init, square.apply, square.backward, forward, backward_from_cache)
+    model = serial(cached, activation("tanh"))
+    _, params = model.init(key, (4,))
+    x, dy = normal((2, 4)), normal((2, 3), seed=2)
+    _, pullback = vjp(model, params, x)
+    assert_trees_close(pullback(dy), jax.vjp(model.apply, params, x)[1](dy))
+    assert seen == ["forward", "backward_from_cache"]
+
+
 def test_residual_block_must_keep_the_shape(key):
     with pytest.raises(ValueError, match=r"keep the shape \(4,\)"):
         residual(dense(3)).init(key, (4,))

@@ -7,7 +7,8 @@ import pytest
 import checks
 from checks import (assert_backward_matches_vjp, assert_backward_matches_vjp_jit, assert_trees_close,
                     gaussian, gaussian_like)
-from jaxnn.layers.base import serial
+from jaxnn import backprop, models
+from jaxnn.layers.base import residual, serial, vjp
 from jaxnn.layers.dense import dense
 from jaxnn.layers.recurrent import CELLS, bidirectional, rnn, time_distributed
 
@@ -279,6 +280,75 @@ def test_many_to_many_rnn_with_time_distributed_readout():
     out_shape, params = build(model, (4, D))
     assert out_shape == (4, 2)
     assert_backward_matches_vjp_jit((model, params, sequence(3, 4)))
+
+
+# ----------------------------------------------------------------------------- forward with a cache
+
+def assert_cache_path_matches_vjp(*cases, seed=0):
+    """``base.vjp`` (``forward``, then ``backward_from_cache``: the path
+    ``backprop.value_and_grad`` takes) against ``jax.vjp`` of ``apply``, float64, rtol 1e-8;
+    its ``y`` against ``apply``'s.  All cases compiled as one program."""
+    dys = [gaussian(jax.eval_shape(layer.apply, p, x).shape, seed + i) for i, (layer, p, x) in enumerate(cases)]
+
+    @jax.jit
+    def both(params, xs, dys):
+        results = []
+        for (layer, _, _), p, x, dy in zip(cases, params, xs, dys):
+            y, pullback = jax.vjp(lambda p_, x_, layer=layer: layer.apply(p_, x_), p, x)
+            y_hand, pullback_hand = vjp(layer, p, x)
+            results.append(((y, pullback(dy)), (y_hand, pullback_hand(dy))))
+        return results
+
+    for i, (expected, actual) in enumerate(both([c[1] for c in cases], [c[2] for c in cases], dys)):
+        assert_trees_close(actual, expected, what=f"case {i} (y, (dparams, dx))")
+
+
+def test_rnn_forward_cache_path_matches_vjp():
+    """Every cell, last state and sequences; a stack, bidirectional (concat: last state and
+    sequences, sum), time_distributed readout, and an rnn inside a residual block."""
+    cases = []
+    for cell in sorted(CELLS):
+        for return_sequences in (False, True):
+            layer = rnn(H, cell, return_sequences=return_sequences)
+            assert layer.forward is not None and layer.backward_from_cache is not None
+            cases.append((layer, build(layer, (7, D))[1], sequence(3, 7)))
+    for model in (serial(rnn(6, "lstm", return_sequences=True), rnn(H, "gru"), dense(2)),
+                  bidirectional(rnn(H, "lstm"), rnn(3, "gru")),
+                  bidirectional(rnn(H, "lstm", True), rnn(3, "tanh", True)),
+                  bidirectional(rnn(H, "tanh", True), merge="sum"),
+                  serial(bidirectional(rnn(H, "gru", True)), time_distributed(dense(2))),
+                  residual(rnn(D, "lstm", return_sequences=True))):
+        cases.append((model, build(model, (6, D))[1], sequence(2, 6)))
+    assert_cache_path_matches_vjp(*cases)
+
+
+def test_cache_path_with_clipping_equals_backward():
+    """With clip_grad_norm the hand backward is a modified gradient: forward + backward_from_cache
+    must give the very same modified gradient as ``backward(params, x, dy)``."""
+    layer = rnn(H, "lstm", return_sequences=True, clip_grad_norm=0.05)
+    _, params = build(layer, (8, D))
+    x, dy = sequence(3, 8), gaussian((3, 8, H), 3)
+    _, pullback = vjp(layer, params, x)
+    assert_trees_close(pullback(dy), layer.backward(params, x, dy), rtol=1e-12)
+
+
+def test_backprop_runs_the_time_loop_once_forward_once_backward():
+    """``backprop.value_and_grad`` of an LSTM regressor has two time loops, the forward (which
+    keeps its cache) and BPTT's reverse one; ``backward(params, x, dy)`` alone also has two.
+    jax.grad's path has two as well (its forward, and the transposed loop)."""
+    model = models.rnn_regressor(H, 1, cell="lstm")
+    _, params = build(model, (6, D))
+    x, t = sequence(2, 6), gaussian((2, 1), 4)
+
+    def count_scans(fn, *args):
+        return str(jax.make_jaxpr(fn)(*args)).count("scan[")
+
+    assert count_scans(backprop.value_and_grad(model, "mse"), params, x, t) == 2
+    assert count_scans(model.backward, params, x, gaussian((2, 1), 5)) == 2
+    assert count_scans(backprop.autodiff_value_and_grad(model, "mse"), params, x, t) == 2
+    hand, auto = jax.jit(lambda p: (backprop.value_and_grad(model, "mse")(p, x, t),
+                                    backprop.autodiff_value_and_grad(model, "mse")(p, x, t)))(params)
+    assert_trees_close(hand, auto)
 
 
 # ----------------------------------------------------------------------------- errors

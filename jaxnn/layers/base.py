@@ -13,6 +13,23 @@ backward pass as in CS231n's ``layers.py``)::
 ``(dL/dparams, dL/dx)``, exactly what ``jax.vjp(apply, params, x)[1](dy)`` returns.
 It receives the same ``key`` and ``train`` as the forward call, so stochastic layers
 (dropout) rebuild the same mask.
+
+``backward`` gets only ``x``, so a layer whose backward needs the forward's intermediate
+values (an RNN's states at every step) computes them again.  Such a layer may also
+provide the pair CS231n's ``layers.py`` is written in (``out, cache = affine_forward(x, w,
+b)``; ``affine_backward(dout, cache)``; JAX calls the cache the *residuals*)::
+
+    y, cache = layer.forward(params, x, *, key=None, train=False)     # y: what apply returns
+    dparams, dx = layer.backward_from_cache(params, cache, dy, *, key=None, train=False)
+
+``cache`` is any pytree of arrays.  Both are optional and go together (``None`` by default):
+a layer without them behaves as if ``forward`` returned ``(apply(...), x)`` and
+``backward_from_cache`` were ``backward``.  `forward_with_cache`, `backward_with_cache` and
+`vjp` (forward, then a function of ``dy``, as ``jax.vjp``) use the pair when there is one;
+`serial` and `residual` pass their children's caches along, and
+`jaxnn.backprop.value_and_grad` runs the forward once through `vjp`.  ``backward`` keeps
+its meaning: a layer with the pair computes ``backward(params, x, dy)`` as
+``backward_from_cache(params, forward(params, x)[1], dy)``.
 """
 from __future__ import annotations
 
@@ -31,11 +48,14 @@ Params = Any
 
 
 class Layer(NamedTuple):
-    """A layer: ``init(key, in_shape) -> (out_shape, params)``, ``apply``, ``backward``."""
+    """A layer: ``init(key, in_shape) -> (out_shape, params)``, ``apply``, ``backward``;
+    optionally ``forward -> (y, cache)`` and ``backward_from_cache`` (module docstring)."""
 
     init: Callable[..., tuple[Shape, Params]]
     apply: Callable[..., Array]
     backward: Callable[..., tuple[Params, Array]]
+    forward: Callable[..., tuple[Array, Any]] | None = None
+    backward_from_cache: Callable[..., tuple[Params, Array]] | None = None
 
     @property
     def name(self) -> str:
@@ -83,7 +103,41 @@ def check_layer(what: str, layer: Any) -> Layer:
     """``layer`` if it is a `Layer`, else ValueError naming ``what`` (a combinator's argument)."""
     if not isinstance(layer, Layer):
         raise ValueError(f"{what} must be a Layer (e.g. layers.dense(8)), got {type(layer).__name__}")
+    if (layer.forward is None) != (layer.backward_from_cache is None):
+        raise ValueError(f"{what}: a Layer gives forward and backward_from_cache together or neither, "
+                         f"got only {'forward' if layer.backward_from_cache is None else 'backward_from_cache'}")
     return layer
+
+
+# ----------------------------------------------------------------------------- forward with a cache
+
+def forward_with_cache(layer: Layer, params: Params, x: Array, *, key: Array | None = None,
+                       train: bool = False) -> tuple[Array, Any]:
+    """``(y, cache)``: ``layer.forward`` when the layer has one, else ``(apply(...), x)``,
+    the input being all its ``backward`` needs."""
+    if layer.forward is None:
+        return layer.apply(params, x, key=key, train=train), x
+    return layer.forward(params, x, key=key, train=train)
+
+
+def backward_with_cache(layer: Layer, params: Params, cache: Any, dy: Array, *,
+                        key: Array | None = None, train: bool = False) -> tuple[Params, Array]:
+    """``(dparams, dx)`` from the ``cache`` of `forward_with_cache` (same ``key`` and ``train``)."""
+    if layer.backward_from_cache is None:
+        return layer.backward(params, cache, dy, key=key, train=train)
+    return layer.backward_from_cache(params, cache, dy, key=key, train=train)
+
+
+def vjp(layer: Layer, params: Params, x: Array, *, key: Array | None = None,
+        train: bool = False) -> tuple[Array, Callable[[Array], tuple[Params, Array]]]:
+    """``(y, pullback)`` with ``pullback(dy) = (dL/dparams, dL/dx)``: ``jax.vjp(apply, params,
+    x)`` by hand, the forward run once and its cache kept for the backward."""
+    y, cache = forward_with_cache(check_layer("vjp: layer", layer), params, x, key=key, train=train)
+
+    def pullback(dy: Array) -> tuple[Params, Array]:
+        return backward_with_cache(layer, params, cache, dy, key=key, train=train)
+
+    return y, pullback
 
 
 def _is_init_output(params: Any) -> bool:
@@ -123,9 +177,11 @@ def serial(*layers: Layer) -> Layer:
 
     Backward, the chain rule (IIT Mandi, "Backprop through L hidden layers", step 2:
     ``delta^(l) = (W^(l+1))^T delta^(l+1) * sigma'(z^(l))``, each factor being one child's
-    backward): run the forward keeping each child's input ``a^(l-1)``, then run the
-    children's ``backward`` in reverse, each turning ``dL/d(output)`` into
-    ``dL/d(input)``, which is the upstream gradient of the child before it.
+    backward): run the forward keeping each child's cache (its input ``a^(l-1)``, or what
+    its own ``forward`` keeps), then run the children's backward in reverse, each turning
+    ``dL/d(output)`` into ``dL/d(input)``, which is the upstream gradient of the child
+    before it.  ``forward`` returns the children's caches as one tuple, so a serial inside
+    a serial passes them along too.
     """
     if len(layers) == 1 and isinstance(layers[0], (list, tuple)) and not isinstance(layers[0], Layer):
         layers = tuple(layers[0])
@@ -156,21 +212,32 @@ def serial(*layers: Layer) -> Layer:
             x = layer.apply(p, x, key=k, train=train)
         return x
 
-    def backward_fn(params, x, dy, *, key=None, train=False):
+    def forward_fn(params, x, *, key=None, train=False):
+        """The forward pass keeping ``cache = (cache_1, ..., cache_n)``, one per child."""
+        check(params)
+        x = as_numeric("serial: inputs x", x)
+        caches = []
+        for layer, p, k in zip(layers, params, split_key(key, n)):
+            x, cache = forward_with_cache(layer, p, x, key=k, train=train)
+            caches.append(cache)
+        return x, tuple(caches)
+
+    def backward_from_cache_fn(params, cache, dy, *, key=None, train=False):
         """Chain rule: ``dL/da^(l-1) = backward_l(dL/da^(l))`` from the last child to the first."""
         check(params)
-        x, dy = as_numeric("serial: inputs x", x), as_numeric("serial: upstream gradient dy", dy)
+        dy = as_numeric("serial: upstream gradient dy", dy)
         keys = split_key(key, n)
-        inputs = []
-        for layer, p, k in zip(layers, params, keys):
-            inputs.append(x)
-            x = layer.apply(p, x, key=k, train=train)
         grads = [None] * n
         for i in reversed(range(n)):
-            grads[i], dy = layers[i].backward(params[i], inputs[i], dy, key=keys[i], train=train)
+            grads[i], dy = backward_with_cache(layers[i], params[i], cache[i], dy, key=keys[i], train=train)
         return tuple(grads), dy
 
-    return Layer(init_fn, apply_fn, backward_fn)
+    def backward_fn(params, x, dy, *, key=None, train=False):
+        """Chain rule: ``dL/da^(l-1) = backward_l(dL/da^(l))`` from the last child to the first."""
+        _, cache = forward_fn(params, x, key=key, train=train)
+        return backward_from_cache_fn(params, cache, dy, key=key, train=train)
+
+    return Layer(init_fn, apply_fn, backward_fn, forward_fn, backward_from_cache_fn)
 
 
 @configured
@@ -198,7 +265,16 @@ def residual(block: Layer) -> Layer:
         grads, dx_block = block.backward(params, x, dy, key=key, train=train)
         return grads, dy + dx_block
 
-    return Layer(init_fn, apply_fn, backward_fn)
+    def forward_fn(params, x, *, key=None, train=False):
+        """``(x + block(x), the block's cache)``."""
+        y, cache = forward_with_cache(block, params, x, key=key, train=train)
+        return x + y, cache
+
+    def backward_from_cache_fn(params, cache, dy, *, key=None, train=False):
+        grads, dx_block = backward_with_cache(block, params, cache, dy, key=key, train=train)
+        return grads, dy + dx_block
+
+    return Layer(init_fn, apply_fn, backward_fn, forward_fn, backward_from_cache_fn)
 
 
 @cached(maxsize=256)

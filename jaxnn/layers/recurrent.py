@@ -7,8 +7,10 @@ the halves of its backward) are in `jaxnn.layers.cells`.
 Forward (``apply``): a ``lax.scan`` over time of the cell's step.  Backward:
 backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
 
-1. the forward loop again, now stacking every step's states ``h_t`` (and ``c_t``) and gates;
-   from them the local derivatives (the cell's ``slopes``) for all ``T`` steps at once;
+1. the forward loop, stacking every step's states ``h_t`` (and ``c_t``) and gates; from
+   them the local derivatives (the cell's ``slopes``) for all ``T`` steps at once.  This is
+   the layer's ``forward``, whose cache (`BPTTCache`) the backward of
+   `jaxnn.backprop.value_and_grad` starts from; ``backward(params, x, dy)`` runs it first;
 2. a reverse ``lax.scan`` that carries ``dL/dh`` (and ``dL/dc``), adds each step's output
    gradient and turns it into ``dL/dxw_t``, ``dL/dhw_t`` and the previous step's ``dL/dh``:
    the only sequential part, one matmul ``dh_{t-1} = dhw_t W_h^T`` per step;
@@ -22,14 +24,15 @@ backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
 from jaxnn import initializers
-from jaxnn.layers.base import Array, Layer, check_layer, check_param_dict, describe, require_key, split_key
+from jaxnn.layers.base import (Array, Layer, backward_with_cache, check_layer, check_param_dict, describe,
+                               forward_with_cache, require_key, split_key)
 from jaxnn.util import check_number, check_positive_int
 from jaxnn.layers.cells import CELLS, Cell, get_cell
 from jaxnn.spec import configured
@@ -121,8 +124,25 @@ def reverse_time_loop(cell: Cell, params: dict, slopes, dh_out: Array, first_dst
     return dxw, dhw
 
 
-def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
-                 return_sequences: bool, clip_grad_norm: float | None):
+class BPTTCache(NamedTuple):
+    """What the backward through time needs from the forward (`rnn_forward_with_cache`)."""
+
+    x: Array       # the inputs (N, T, D), for dW_x
+    h_prev: Array  # h_{t-1} at every step, time-major (T, N, H), for dW_h
+    slopes: Any    # the cell's local derivatives at every step (`Cell.slopes`), stacked over T
+
+
+def rnn_forward_with_cache(cell: Cell, params: dict, x: Array, hidden: int,
+                           return_sequences: bool) -> tuple[Array, BPTTCache]:
+    """``(y, cache)``: the output of `rnn_forward` from `forward_for_bptt`'s loop, and the
+    `BPTTCache` of `rnn_backward_from_cache` (the slopes of all ``T`` steps at once)."""
+    _, states_prev, states, extras = forward_for_bptt(cell, params, x, hidden)
+    y = jnp.swapaxes(states[0], 0, 1) if return_sequences else states[0][-1]
+    return y, BPTTCache(x, states_prev[0], cell.slopes(states_prev, states, extras))
+
+
+def rnn_backward_from_cache(cell: Cell, params: dict, cache: BPTTCache, dy: Array, hidden: int,
+                            return_sequences: bool, clip_grad_norm: float | None):
     """Backpropagation through time (Werbos 1990) by hand: ``(dparams, dx)``.
 
         dh_t = dy_t + dL/dh_t from step t+1       (dy_t = 0 for t < T without return_sequences)
@@ -132,26 +152,31 @@ def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
 
     x: (N, T, D); dy: (N, T, H) with return_sequences, else (N, H); dx: (N, T, D).
     """
-    check_sequence(x, params["W_x"])
+    x = cache.x
     N, T, _ = x.shape
     expected = (N, T, hidden) if return_sequences else (N, hidden)
     if dy.shape != expected:
         raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
                          f"got {tuple(dy.shape)}")
-    xw, states_prev, states, extras = forward_for_bptt(cell, params, x, hidden)
-    slopes = cell.slopes(states_prev, states, extras)  # all T steps at once
     # dL/dh_t coming straight from the output, time-major (T, N, H)
     if return_sequences:
         dh_out = jnp.swapaxes(dy, 0, 1)
     else:
-        dh_out = jnp.zeros_like(states[0]).at[-1].set(dy)
-    dxw, dhw = reverse_time_loop(cell, params, slopes, dh_out,
-                                 initial_state(cell, N, hidden, xw.dtype), clip_grad_norm)
-    grads = cell.recurrent_grads(states_prev[0], dxw if dhw is None else dhw)
+        dh_out = jnp.zeros_like(cache.h_prev).at[-1].set(dy)
+    dxw, dhw = reverse_time_loop(cell, params, cache.slopes, dh_out,
+                                 initial_state(cell, N, hidden, cache.h_prev.dtype), clip_grad_norm)
+    grads = cell.recurrent_grads(cache.h_prev, dxw if dhw is None else dhw)
     grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
     grads["b"] = dxw.sum((0, 1))
     dx = jnp.einsum("tng,dg->ntd", dxw, params["W_x"])
     return {k: grads[k] for k in params}, dx
+
+
+def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
+                 return_sequences: bool, clip_grad_norm: float | None):
+    """`rnn_backward_from_cache` after the forward loop that fills the cache."""
+    _, cache = rnn_forward_with_cache(cell, params, x, hidden, return_sequences)
+    return rnn_backward_from_cache(cell, params, cache, dy, hidden, return_sequences, clip_grad_norm)
 
 
 # ----------------------------------------------------------------------------- rnn
@@ -167,7 +192,8 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
     reference step), ``h_0 = 0`` (and ``c_0 = 0``).  ``W_x`` starts Glorot-uniform, ``W_h``
     orthogonal, biases at 0 except the LSTM forget gate (1).
 
-    ``backward`` is BPTT by hand (`rnn_backward`).  With ``clip_grad_norm=c`` it rescales,
+    ``backward`` is BPTT by hand (`rnn_backward`); ``forward`` runs the time loop once
+    keeping the `BPTTCache` that ``backward_from_cache`` starts from.  With ``clip_grad_norm=c`` it rescales,
     at every step, each example's carried ``dL/dh_t`` (after adding that step's output
     gradient) to L2 norm at most ``c`` (Pascanu et al. 2013 clip the whole gradient; this is
     the per-step variant).  ``dL/dc`` is not clipped.  Clipping makes ``backward`` a
@@ -198,7 +224,17 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         check_param_dict("rnn", params, ("W_x", "b"))
         return rnn_backward(cell_fns, params, x, dy, hidden, return_sequences, clip_grad_norm)
 
-    return Layer(init_fn, apply_fn, backward_fn)
+    def forward_fn(params, x, *, key=None, train=False):
+        """``(y, BPTTCache)``: the time loop once, keeping what BPTT needs."""
+        check_param_dict("rnn", params, ("W_x", "b"))
+        return rnn_forward_with_cache(cell_fns, params, x, hidden, return_sequences)
+
+    def backward_from_cache_fn(params, cache, dy, *, key=None, train=False):
+        """BPTT from `forward`'s cache (formulas in `rnn_backward_from_cache`)."""
+        check_param_dict("rnn", params, ("W_x", "b"))
+        return rnn_backward_from_cache(cell_fns, params, cache, dy, hidden, return_sequences, clip_grad_norm)
+
+    return Layer(init_fn, apply_fn, backward_fn, forward_fn, backward_from_cache_fn)
 
 
 # ----------------------------------------------------------------------------- bidirectional
@@ -279,7 +315,27 @@ def bidirectional(layer_fwd: Layer, layer_bwd: Layer | None = None, merge: str =
                                         key=k_b, train=train)
         return {"forward": dp_f, "backward": dp_b}, dx_f + time_reverse(dx_b)
 
-    return Layer(init_fn, apply_fn, backward_fn)
+    def forward_fn(params, x, *, key=None, train=False):
+        """The merged output and ``(cache_f, cache_b, y_f)``: each direction's cache, and the
+        forward direction's output, whose width splits ``dy``."""
+        if x.ndim != 3:
+            raise ValueError(f"bidirectional: expected inputs (N, T, D), got shape {tuple(x.shape)}")
+        k_f, k_b = split_key(key, 2)
+        y_f, cache_f = forward_with_cache(layer_fwd, params["forward"], x, key=k_f, train=train)
+        y_b, cache_b = forward_with_cache(layer_bwd, params["backward"], time_reverse(x), key=k_b, train=train)
+        return merge_fn(y_f, _align(y_b, x)), (cache_f, cache_b, y_f)
+
+    def backward_from_cache_fn(params, cache, dy, *, key=None, train=False):
+        """``backward``'s formulas, from each direction's cache."""
+        cache_f, cache_b, y_f = cache
+        k_f, k_b = split_key(key, 2)
+        dy_f, dy_b = split_fn(dy, y_f.shape[-1])
+        dp_f, dx_f = backward_with_cache(layer_fwd, params["forward"], cache_f, dy_f, key=k_f, train=train)
+        dp_b, dx_b = backward_with_cache(layer_bwd, params["backward"], cache_b, _align(dy_b, dx_f),
+                                         key=k_b, train=train)
+        return {"forward": dp_f, "backward": dp_b}, dx_f + time_reverse(dx_b)
+
+    return Layer(init_fn, apply_fn, backward_fn, forward_fn, backward_from_cache_fn)
 
 
 # ----------------------------------------------------------------------------- time_distributed
@@ -323,4 +379,13 @@ def time_distributed(layer: Layer) -> Layer:
         dparams, dx = layer.backward(params, fold(x), fold(dy), key=key, train=train)
         return dparams, unfold(dx, x)
 
-    return Layer(init_fn, apply_fn, backward_fn)
+    def forward_fn(params, x, *, key=None, train=False):
+        """The output and the layer's cache on the folded ``(N*T, *F)`` batch."""
+        y, cache = forward_with_cache(layer, params, fold(x), key=key, train=train)
+        return unfold(y, x), cache
+
+    def backward_from_cache_fn(params, cache, dy, *, key=None, train=False):
+        dparams, dx = backward_with_cache(layer, params, cache, fold(dy), key=key, train=train)
+        return dparams, unfold(dx, dy)
+
+    return Layer(init_fn, apply_fn, backward_fn, forward_fn, backward_from_cache_fn)
