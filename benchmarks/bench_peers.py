@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import functools
 import importlib.util
+import itertools
 import os
 import statistics
 import time
@@ -124,7 +125,7 @@ def jax_loss(workload: Workload, pred, y):
 
 def epoch_keys():
     """A fresh shuffling key per call: ``fold_in(key(0), epoch)``."""
-    counter = iter(range(1 << 62))
+    counter = itertools.count()
     return lambda: jax.random.fold_in(jax.random.key(0), next(counter))
 
 
@@ -200,7 +201,8 @@ def torch_contenders(workload: Workload) -> list[Contender]:
             optimizer.step()
         return loss.item()
 
-    return [Contender(f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)",
+    threads = torch.get_num_threads()
+    return [Contender(f"PyTorch {torch.__version__} ({threads} thread{'s' * (threads != 1)})",
                       sum(p.numel() for p in net.parameters()), epoch)]
 
 

@@ -43,6 +43,7 @@ from typing import Any, Sequence
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 DATA_AXIS = "data"
@@ -164,6 +165,99 @@ def data_parallel_step(step, mesh: Mesh | None):
         return (*keep_replicated((params, opt_state), mesh), value)
 
     return sharded
+
+
+# --- across processes (jax.distributed) --------------------------------------------------------
+
+PROCESS_SHARD_FIX = ("give every process the same number of examples: with n examples and P processes, "
+                     "process r passes rows r*m .. (r+1)*m - 1 where m = n // P (the last n % P dropped)")
+
+
+def process_mesh(mesh: Mesh | None, what: str = "fit") -> Mesh:
+    """Under several processes: ``mesh``, or a ``("data",)`` mesh over all of
+    ``jax.devices()`` (every process's) when it is None.  A ValueError if ``mesh`` leaves
+    out a process: each process feeds its shard through its own devices."""
+    if mesh is None:
+        return Mesh(np.array(jax.devices()), (DATA_AXIS,))
+    covered = {device.process_index for device in mesh.devices.flat}
+    missing = sorted(set(range(jax.process_count())) - covered)
+    if missing:
+        raise ValueError(f"{what}: the mesh holds devices of processes {sorted(covered)} but not of {missing}; under "
+                         f"{jax.process_count()} processes it must span every process (mesh=None: all of "
+                         f"jax.devices())")
+    return mesh
+
+
+def _shapes_by_process(named: dict[str, Any]) -> np.ndarray:
+    """``(P, len(named), 1 + MAX_RANK)``: each process's ndim and shape of each array (the
+    shape padded with -1), gathered from every process."""
+    max_rank = 8
+    local = np.full((len(named), 1 + max_rank), -1, np.int64)
+    for row, value in enumerate(named.values()):
+        shape = np.shape(value)[:max_rank]
+        local[row, 0], local[row, 1:1 + len(shape)] = len(np.shape(value)), shape
+    return np.asarray(multihost_utils.process_allgather(local))
+
+
+def check_process_shards(named: dict[str, Any], what: str = "fit") -> None:
+    """ValueError unless every process passes arrays of the same shapes (``named``: name ->
+    this process's shard); the message gives each process's shape and the fix."""
+    gathered = _shapes_by_process(named)
+    for column, name in enumerate(named):
+        shapes = [tuple(int(d) for d in row[column, 1:1 + row[column, 0]]) for row in gathered]
+        if len(set(shapes)) > 1:
+            listed = ", ".join(f"process {rank}: {shape}" for rank, shape in enumerate(shapes))
+            raise ValueError(f"{what}: under {len(shapes)} processes each passes its own shard of the data, of one "
+                             f"shape on every process; {name}'s shapes differ ({listed}); {PROCESS_SHARD_FIX}")
+
+
+def gather_process_shards(tree: Any, mesh: Mesh) -> Any:
+    """The global dataset from each process's shard: every leaf becomes the concatenation of
+    the processes' leaves in process order (rank 0's rows first), replicated over ``mesh``.
+
+    ``jax.make_array_from_process_local_data`` builds the global array (each process's rows
+    on its own devices), and one reshard, an all-gather, replicates it, once per `fit`; from
+    there the epoch runs as in one process (see `place_dataset`)."""
+    devices = np.array(sorted(jax.devices(), key=lambda d: (d.process_index, d.id)))
+    by_process = NamedSharding(Mesh(devices.reshape(jax.process_count(), -1), ("processes", "local")),
+                               PartitionSpec("processes"))
+
+    def gather(local):
+        local = np.asarray(local)
+        local = local.astype(jax.dtypes.canonicalize_dtype(local.dtype), copy=False)  # float32 unless x64
+        return jax.device_put(jax.make_array_from_process_local_data(by_process, local), replicated(mesh))
+
+    return jax.tree.map(gather, tree)
+
+
+def join_processes(mesh: Mesh | None, data: tuple, params: Any, key, what: str = "fit") -> tuple:
+    """What `fit` does first under several processes: ``(mesh, data, params)`` with the mesh
+    over all processes (`process_mesh`), ``data = (x, y, validation)``, each this process's
+    shard, checked (`check_process_shards`) and gathered into global arrays
+    (`gather_process_shards`), and process 0's ``params`` on every process (broadcast, as
+    PyTorch's DistributedDataParallel does).  ``key`` must be the same on every process (it
+    orders the global batches); a ValueError names the processes whose key differs."""
+    mesh = process_mesh(mesh, what)
+    x, y, validation = data
+    pair = isinstance(validation, (tuple, list)) and len(validation) == 2
+    named = {"x": x, "y": y, **({"validation x": validation[0], "validation y": validation[1]} if pair else {})}
+    check_process_shards(named, what)
+    keys = np.asarray(multihost_utils.process_allgather(jax.random.key_data(key)))
+    differ = [rank for rank in range(len(keys)) if not np.array_equal(keys[rank], keys[0])]
+    if differ:
+        raise ValueError(f"{what}: processes {differ} passed another key than process 0; the key orders the global "
+                         f"batches, so pass the same key (and seed) on every process")
+    x, y = gather_process_shards((x, y), mesh)
+    if pair:
+        validation = tuple(gather_process_shards(tuple(validation), mesh))
+    return mesh, (x, y, validation), multihost_utils.broadcast_one_to_all(params)
+
+
+def process_local(tree: Any) -> Any:
+    """Each leaf replicated over devices of several processes as this process's copy (an
+    array on its first local device, no communication); other leaves as they are."""
+    return jax.tree.map(lambda a: a.addressable_data(0) if isinstance(a, jax.Array) and not a.is_fully_addressable
+                        else a, tree)
 
 
 # --- what XLA compiled ------------------------------------------------------------------------

@@ -375,11 +375,26 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     of devices; the batches are those of a one-device run with the same key, so the result
     equals it to float round-off.  The dataset is replicated on every device.
 
+    Across processes (``jax.distributed.initialize``, or `jaxnn.launch` and
+    ``launch.maybe_initialize()`` to try it on one machine): every process calls ``fit``
+    with the same arguments except ``x, y`` and ``validation``, which are *this process's
+    shard*, of the same shape on every process (a ValueError lists each process's shape
+    otherwise).  The global dataset is the shards in process order (process 0's rows
+    first), gathered once onto every device; the mesh (default: all of ``jax.devices()``,
+    every process's) and the key order its global batches as in one process, so the result
+    equals a one-process ``fit`` on the whole data to float round-off.  ``key`` must be the
+    same on every process (checked); the initial ``params`` are process 0's (broadcast).
+    The history holds the global losses; only process 0 shows progress and writes
+    checkpoints (``resume`` reads them on every process: a directory all can see).  Each
+    process gets the trained params back as its own copy, on its first local device.
+
     History: ``epoch``, ``loss``, ``val_<name>``, ``time`` (seconds per epoch), plus
     ``lr_scale``, ``stopped_early``, ``best_epoch``, ``nan_epoch`` when they apply.
     """
     goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), as_key(key, "fit"), _as_optimizer(optimizer)
     mesh = parallel.data_mesh(mesh, "fit")
+    if jax.process_count() > 1:  # x, y, validation: this process's shard, gathered into the global dataset
+        mesh, (x, y, validation), params = parallel.join_processes(mesh, (x, y, validation), params, key, "fit")
     data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every,
                            mesh)
     hooks = _hooks(validation, patience, monitor, min_delta, restore_best, reduce_lr, callbacks)
@@ -388,17 +403,18 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     run = _new_run(optimizer, params, key, hooks, mesh)
     if resume and checkpoint_dir is not None and (Path(checkpoint_dir) / TRAIN_STATE_FILE).exists():
         run = _resumed(Path(checkpoint_dir), run, epochs)
-    progress_bar = _Progress(epochs, run.epoch, progress)
+    first_process = jax.process_index() == 0  # the one that prints and writes checkpoints
+    progress_bar = _Progress(epochs, run.epoch, progress and first_process)
     while run.epoch < epochs and not run.stopped:
         run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics, mesh)
-        if checkpoint_every and run.epoch % checkpoint_every == 0:
+        if checkpoint_every and run.epoch % checkpoint_every == 0 and first_process:
             _save_run(Path(checkpoint_dir), run)
         progress_bar.update(run)
     progress_bar.close()
     state, history = run.state, run.history
     for hook, hook_state in zip(hooks, run.hooks):
         state, history = hook.on_train_end(hook_state, state, history)
-    return state.params, history
+    return parallel.process_local(state.params), history
 
 
 from jaxnn.ensemble import fit_ensemble, init_ensemble, predict_ensemble  # noqa: E402,F401  (re-exported; ensemble builds on this module)
