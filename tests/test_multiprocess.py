@@ -11,9 +11,10 @@ import sys
 import textwrap
 import time
 
+import numpy as np
 import pytest
 
-from jaxnn import launch
+from jaxnn import launch, train
 
 
 def _python(code: str) -> list[str]:
@@ -126,3 +127,94 @@ def test_the_launcher_command_line_refuses_a_missing_command():
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "no command" in result.stderr
+
+
+# ----------------------------------------------------------------------------- fit over 2 processes
+
+# One program for the 2-process cluster and the 1-process reference: the same data, model,
+# optimizer and key; in a cluster each process passes its half of the training and
+# validation data (the global dataset is the halves in rank order) and first checks that
+# fit refuses mismatched shards and keys.  float32 (no x64), as users run it.
+WORKER = """
+import sys
+from pathlib import Path
+
+from jaxnn import launch
+
+launch.maybe_initialize()
+
+import jax
+import numpy as np
+
+from jaxnn import models, optim, train
+
+out = Path(sys.argv[1])
+rng = np.random.default_rng(0)
+x, y = rng.normal(size=(128, 16)).astype(np.float32), rng.integers(0, 10, size=128)
+x_val, y_val = rng.normal(size=(40, 16)).astype(np.float32), rng.integers(0, 10, size=40)
+model = models.mlp([32, 10], activation="relu", dropout_rate=0.1)
+_, params = model.init(jax.random.key(0), (16,))
+
+
+def fit(x, y, validation, key=1, checkpoint_dir=None):
+    return train.fit(model, params, "softmax_cross_entropy", optim.adam(1e-2), x, y, epochs=3, batch_size=32,
+                     key=key, validation=validation, checkpoint_dir=checkpoint_dir,
+                     checkpoint_every=3 if checkpoint_dir else None, progress=False)
+
+
+rank, processes = jax.process_index(), jax.process_count()
+if processes == 1:
+    name, (trained, history) = "single", fit(x, y, (x_val, y_val))
+else:
+    m, m_val = len(x) // processes, len(x_val) // processes
+    mine, mine_val = slice(rank * m, (rank + 1) * m), slice(rank * m_val, (rank + 1) * m_val)
+    for label, call in [("shards", lambda: fit(x[:m - rank], y[:m - rank], None)),
+                        ("key", lambda: fit(x[mine], y[mine], None, key=rank))]:
+        try:
+            call()
+            print(f"{label}: no error")
+        except ValueError as error:
+            (out / f"{label}_error_{rank}.txt").write_text(str(error))
+    name = f"process_{rank}"
+    trained, history = fit(x[mine], y[mine], (x_val[mine_val], y_val[mine_val]),
+                           checkpoint_dir=out / f"checkpoints_{rank}")
+np.savez(out / f"{name}.npz", *[np.asarray(leaf) for leaf in jax.tree.leaves(trained)],
+         loss=np.asarray(history["loss"]), val_loss=np.asarray(history["val_loss"]))
+"""
+
+
+def _float32_round_off(got, want, scale: float = 2e-6) -> bool:
+    """Equal up to a few float32 ulps of the array's largest entry (the order of the
+    gradients' partial sums differs across devices)."""
+    return float(np.max(np.abs(got - want))) <= scale * float(np.max(np.abs(want)))
+
+
+def test_fit_over_two_processes_equals_one_process(tmp_path):
+    worker = tmp_path / "worker.py"
+    worker.write_text(WORKER)
+    env = {k: v for k, v in os.environ.items() if k not in launch.CLUSTER_VARS}
+    cluster = subprocess.Popen([sys.executable, "-m", "jaxnn.launch", "--processes", "2", "--devices-per-process",
+                                "2", "--", sys.executable, str(worker), str(tmp_path)],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    single = subprocess.Popen([sys.executable, str(worker), str(tmp_path)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cluster_out, _ = cluster.communicate(timeout=300)
+    single_out, _ = single.communicate(timeout=300)
+    assert cluster.returncode == 0, cluster_out[-4000:]
+    assert single.returncode == 0, single_out[-4000:]
+
+    for rank in range(2):
+        shards = (tmp_path / f"shards_error_{rank}.txt").read_text()
+        assert "process 0: (64, 16), process 1: (63, 16)" in shards and "m = n // P" in shards, shards
+        assert "processes [1] passed another key" in (tmp_path / f"key_error_{rank}.txt").read_text()
+    assert (tmp_path / "checkpoints_0" / train.TRAIN_STATE_FILE).exists()
+    assert not (tmp_path / "checkpoints_1").exists(), "process 1 wrote a checkpoint: only process 0 may"
+
+    reference = np.load(tmp_path / "single.npz")
+    processes = [np.load(tmp_path / f"process_{rank}.npz") for rank in range(2)]
+    for name in reference.files:
+        want = reference[name]
+        assert want.dtype == (np.float32 if name.startswith("arr_") else np.float64)  # params; histories
+        assert np.array_equal(processes[0][name], processes[1][name]), f"{name}: the processes' replicas differ"
+        assert _float32_round_off(processes[0][name], want), \
+            f"{name}: 2 processes vs 1, largest difference {np.max(np.abs(processes[0][name] - want)):.3g}"
