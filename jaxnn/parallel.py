@@ -188,27 +188,41 @@ def process_mesh(mesh: Mesh | None, what: str = "fit") -> Mesh:
     return mesh
 
 
-def _shapes_by_process(named: dict[str, Any]) -> np.ndarray:
-    """``(P, len(named), 1 + MAX_RANK)``: each process's ndim and shape of each array (the
-    shape padded with -1), gathered from every process."""
-    max_rank = 8
-    local = np.full((len(named), 1 + max_rank), -1, np.int64)
+_MAX_RANK, _DTYPE_CHARS = 8, 8
+
+
+def _layouts_by_process(named: dict[str, Any]) -> list[list[tuple[tuple[int, ...], np.dtype]]]:
+    """``layouts[process][i]``: the shape and dtype of each process's ``i``-th array of
+    ``named`` (as ``jnp.asarray`` would make it), gathered from every process."""
+    local = np.full((len(named), 1 + _MAX_RANK + _DTYPE_CHARS), -1, np.int32)
     for row, value in enumerate(named.values()):
-        shape = np.shape(value)[:max_rank]
+        shape, dtype = np.shape(value)[:_MAX_RANK], np.asarray(value).dtype
+        code = (jax.dtypes.canonicalize_dtype(dtype) if dtype.kind in "biufc" else dtype).str.encode()[:_DTYPE_CHARS]
         local[row, 0], local[row, 1:1 + len(shape)] = len(np.shape(value)), shape
-    return np.asarray(multihost_utils.process_allgather(local))
+        local[row, 1 + _MAX_RANK:1 + _MAX_RANK + len(code)] = list(code)
+    gathered = np.asarray(multihost_utils.process_allgather(local))
+    return [[(tuple(int(d) for d in row[1:1 + row[0]]),
+              np.dtype(bytes(int(c) for c in row[1 + _MAX_RANK:] if c >= 0).decode())) for row in process]
+            for process in gathered]
 
 
 def check_process_shards(named: dict[str, Any], what: str = "fit") -> None:
-    """ValueError unless every process passes arrays of the same shapes (``named``: name ->
-    this process's shard); the message gives each process's shape and the fix."""
-    gathered = _shapes_by_process(named)
+    """ValueError unless every process passes numeric arrays of one shape and dtype
+    (``named``: name -> this process's shard); the message gives each process's and the fix.
+    Every process raises the same error: one process stopping alone would leave the others
+    waiting in a collective."""
+    layouts = _layouts_by_process(named)
     for column, name in enumerate(named):
-        shapes = [tuple(int(d) for d in row[column, 1:1 + row[column, 0]]) for row in gathered]
+        shapes = [process[column][0] for process in layouts]
+        dtypes = [process[column][1] for process in layouts]
+        listed = ", ".join(f"process {rank}: {shape}" for rank, shape in enumerate(shapes))
         if len(set(shapes)) > 1:
-            listed = ", ".join(f"process {rank}: {shape}" for rank, shape in enumerate(shapes))
             raise ValueError(f"{what}: under {len(shapes)} processes each passes its own shard of the data, of one "
                              f"shape on every process; {name}'s shapes differ ({listed}); {PROCESS_SHARD_FIX}")
+        if any(dtype.kind not in "biufc" for dtype in dtypes) or len(set(dtypes)) > 1:
+            listed = ", ".join(f"process {rank}: {dtype}" for rank, dtype in enumerate(dtypes))
+            raise ValueError(f"{what}: {name} must be a numeric array of one dtype on every process, got {listed}; "
+                             f"convert it to numbers of one dtype (class names to integer labels 0..C-1)")
 
 
 def gather_process_shards(tree: Any, mesh: Mesh) -> Any:

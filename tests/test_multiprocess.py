@@ -134,7 +134,7 @@ def test_the_launcher_command_line_refuses_a_missing_command():
 # One program for the 2-process cluster and the 1-process reference: the same data, model,
 # optimizer and key; in a cluster each process passes its half of the training and
 # validation data (the global dataset is the halves in rank order) and first checks that
-# fit refuses mismatched shards and keys.  float32 (no x64), as users run it.
+# fit refuses mismatched shards, keys and dtypes.  float32 (no x64), as users run it.
 WORKER = """
 import sys
 from pathlib import Path
@@ -169,7 +169,8 @@ else:
     m, m_val = len(x) // processes, len(x_val) // processes
     mine, mine_val = slice(rank * m, (rank + 1) * m), slice(rank * m_val, (rank + 1) * m_val)
     for label, call in [("shards", lambda: fit(x[:m - rank], y[:m - rank], None)),
-                        ("key", lambda: fit(x[mine], y[mine], None, key=rank))]:
+                        ("key", lambda: fit(x[mine], y[mine], None, key=rank)),
+                        ("dtype", lambda: fit(x[mine], y[mine].astype("float32" if rank else "int32"), None))]:
         try:
             call()
             print(f"{label}: no error")
@@ -207,6 +208,9 @@ def test_fit_over_two_processes_equals_one_process(tmp_path):
         shards = (tmp_path / f"shards_error_{rank}.txt").read_text()
         assert "process 0: (64, 16), process 1: (63, 16)" in shards and "m = n // P" in shards, shards
         assert "processes [1] passed another key" in (tmp_path / f"key_error_{rank}.txt").read_text()
+        dtypes = (tmp_path / f"dtype_error_{rank}.txt").read_text()
+        assert "y must be a numeric array of one dtype on every process, got process 0: int32, process 1: float32" \
+            in dtypes, dtypes
     assert (tmp_path / "checkpoints_0" / train.TRAIN_STATE_FILE).exists()
     assert not (tmp_path / "checkpoints_1").exists(), "process 1 wrote a checkpoint: only process 0 may"
 
