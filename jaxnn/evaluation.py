@@ -7,6 +7,7 @@ accuracy for the classification losses, R^2 for the regression losses.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -19,7 +20,7 @@ from jaxnn import activations, losses, parallel
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer, check_params
 from jaxnn.spec import cached
-from jaxnn.util import as_numeric
+from jaxnn.util import all_finite, as_numeric
 
 Metrics = Callable[[Array, Array], dict]
 
@@ -95,14 +96,52 @@ def score(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, *,
     return {name: float(value) for name, value in jax.device_get(result).items()}
 
 
+class _Structure:
+    """A pytree's structure, shapes and dtypes as a hashable value (a compile-cache key)."""
+
+    def __init__(self, tree):
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
+        self.tree = jax.tree_util.tree_unflatten(
+            treedef, [jax.ShapeDtypeStruct(np.shape(leaf), jnp.result_type(leaf)) for leaf in leaves])
+        self._key = (treedef, tuple((leaf.shape, leaf.dtype) for leaf in jax.tree_util.tree_leaves(self.tree)))
+
+    def __eq__(self, other):
+        return isinstance(other, _Structure) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+
+@cached(maxsize=256)
+def _example_output(model: Layer, params: _Structure, example: jax.ShapeDtypeStruct) -> jax.ShapeDtypeStruct:
+    """`jax.eval_shape` of the model on one example, remembered per model (spec) and shapes:
+    tracing the model would otherwise cost milliseconds on every `fit` call."""
+    return jax.eval_shape(lambda p, xb: model.apply(p, xb), params.tree, example)
+
+
 def check_model_inputs(model: Layer, params, x: Array, what: str) -> jax.ShapeDtypeStruct:
     """The output shape of one example; ValueError (no compiling) if ``x`` does not fit the
     model (the layers name the layout they expect) or ``params`` are not this model's."""
     check_layer(f"{what}: model", model)
-    example = jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype)
-    out = jax.eval_shape(lambda p, xb: model.apply(p, xb), params, example)
+    out = _example_output(model, _Structure(params), jax.ShapeDtypeStruct((1, *x.shape[1:]), x.dtype))
     check_params(model, params, x.shape[1:], what)  # params of another width would run silently
     return out
+
+
+@functools.lru_cache(maxsize=256)
+def _check_loss_takes(loss_fn: losses.Loss, predictions: jax.ShapeDtypeStruct, targets: jax.ShapeDtypeStruct) -> None:
+    """`jax.eval_shape` of the loss: the loss names target shape/dtype errors (remembered when it passes)."""
+    jax.eval_shape(loss_fn.value, predictions, targets)
+
+
+_all_finite_jit = jax.jit(all_finite)
+
+
+def _all_finite(a) -> bool:
+    """Every entry finite; a JAX array is checked where it lives (no copy of the dataset to the host)."""
+    if isinstance(a, jax.Array):
+        return bool(_all_finite_jit(a))
+    return bool(np.all(np.isfinite(np.asarray(a))))
 
 
 def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, what: str) -> None:
@@ -112,12 +151,12 @@ def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, w
         raise ValueError(f"{what}: the dataset is empty (x has shape {x.shape})")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
-    if not np.all(np.isfinite(np.asarray(x))):
+    if not _all_finite(x):
         raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
-    if jnp.issubdtype(y.dtype, jnp.floating) and not np.all(np.isfinite(np.asarray(y))):
+    if jnp.issubdtype(y.dtype, jnp.floating) and not _all_finite(y):
         raise ValueError(f"{what}: y contains NaN or inf")
     out = check_model_inputs(model, params, x, what)
     predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
-    jax.eval_shape(loss_fn.value, predictions, y)  # the loss names target shape/dtype errors
+    _check_loss_takes(loss_fn, predictions, jax.ShapeDtypeStruct(y.shape, y.dtype))
     if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:
         losses.check_labels(what, y, out.shape[-1])
