@@ -66,8 +66,8 @@ def data_mesh(mesh, what: str = "fit") -> Mesh | None:
     if isinstance(mesh, (int, np.integer)) and not isinstance(mesh, bool):
         available = jax.devices()
         if not 1 <= mesh <= len(available):
-            raise ValueError(f"{what}: mesh={mesh} asks for {mesh} devices but JAX sees {len(available)} "
-                             f"({available[0].platform}); pass mesh=1..{len(available)}, or, to try data "
+            raise ValueError(f"{what}: {mesh} devices asked for, but JAX sees {len(available)} "
+                             f"({available[0].platform}); ask for 1..{len(available)}, or, to try data "
                              f"parallelism on a CPU, set XLA_FLAGS=--xla_force_host_platform_device_count={max(mesh, 2)} "
                              f"before jax is imported")
         return Mesh(np.array(available[:mesh]), (DATA_AXIS,))

@@ -279,10 +279,11 @@ def _checked_inputs(objective: Objective, params, x, y, validation, epochs, batc
                          f"got checkpoint_every={checkpoint_every!r}, checkpoint_dir={checkpoint_dir!r}")
     x, y = as_numeric("fit: x", x), as_numeric("fit: y", y)
     check_data(objective.model, params, objective.loss, x, y, "fit")
+    if mesh is not None and as_int(batch_size) is not None and batch_size >= 1:
+        parallel.check_global_batch(batch_size, x.shape[0], mesh, "fit")
     if as_int(batch_size) is None or not 1 <= batch_size <= x.shape[0]:
         raise ValueError(f"fit: batch_size must be an int in [1, {x.shape[0]}] (the number of training "
                          f"examples), got {batch_size!r}")
-    parallel.check_global_batch(batch_size, x.shape[0], mesh, "fit")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise ValueError(f"fit: validation must be a pair (x_val, y_val), got {type(validation).__name__}"

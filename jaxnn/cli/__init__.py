@@ -34,7 +34,7 @@ from jaxnn.cli.output import (OVERFIT_FRACTION, OVERFIT_MIN_EPOCHS, OVERFIT_RISE
                               overfitting, plot_curves, seconds_text)
 from jaxnn.util import finite_or_none as strict_json
 from jaxnn import (activations, backprop, checkpoint, datasets, evaluation, losses, metrics, models,
-                   optim, train)
+                   optim, parallel, train)
 
 MODEL_FILE, HISTORY_FILE, CURVES_FILE = "model.npz", "history.json", "curves.png"
 MODEL_KINDS = ("mlp", "cnn")
@@ -118,7 +118,7 @@ def _train_config(args, dataset, head) -> dict:
               "dropout_rate": args.dropout, "output_width": head.output_width(dataset.n_classes),
               "n_features": int(x_train.shape[1]), "optimizer": args.optimizer, "lr": args.lr,
               "epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, "grad": args.grad,
-              "l2": args.l2, "patience": args.patience}
+              "l2": args.l2, "patience": args.patience, "devices": args.devices}
     if args.model == "cnn":
         if dataset.image_shape is None:
             raise ValueError(f"--model cnn needs an image dataset; {args.data!r} is not one")
@@ -136,7 +136,10 @@ def cmd_train(args) -> int:
     if args.checkpoint_every is not None and args.checkpoint_every > args.epochs:
         raise ValueError(f"--checkpoint-every {args.checkpoint_every} is more than --epochs {args.epochs}: "
                          f"no checkpoint would be written")
+    mesh = parallel.data_mesh(args.devices, "--devices")
     dataset = datasets.load(args.data)
+    batch_size = min(args.batch_size, len(dataset.train[0]))
+    parallel.check_global_batch(batch_size, len(dataset.train[0]), mesh, "--batch-size")
     head = _head(dataset)
     config = _train_config(args, dataset, head)
     model = model_from_config(config)
@@ -151,6 +154,7 @@ def cmd_train(args) -> int:
     created = make_dirs(out)
     print(f"jaxnn: training {_describe(config)} on {args.data} ({len(x_train)} train examples), "
           f"{args.optimizer} lr={args.lr}, {args.epochs} epochs"
+          + (f", data parallel on {parallel.describe(mesh)}" if mesh is not None else "")
           + (f", early stopping with patience {args.patience}" if args.patience else ""))
     progress = EpochProgress(args.epochs, enabled=not args.quiet)
     try:
@@ -159,7 +163,7 @@ def cmd_train(args) -> int:
             warnings.filterwarnings("ignore", message="fit: the loss became NaN", category=RuntimeWarning)
             params, history = train.fit(
                 model, params, head.loss, optimizer, x_train, _targets(dataset, y_train, scaler),
-                epochs=args.epochs, batch_size=min(args.batch_size, len(x_train)), key=fit_key, grad=args.grad,
+                epochs=args.epochs, batch_size=batch_size, key=fit_key, grad=args.grad, mesh=mesh,
                 l2=args.l2, validation=(_features(dataset.val[0]), _targets(dataset, dataset.val[1], scaler)),
                 patience=args.patience, restore_best=True,
                 checkpoint_dir=out if args.checkpoint_every else None, checkpoint_every=args.checkpoint_every,
@@ -296,6 +300,9 @@ def _add_train_command(sub) -> None:
                         "the weights of the best epoch")
     t.add_argument("--checkpoint-every", type=int_at_least(1), default=None, metavar="N",
                    help=f"save the whole train state to --out/{train.TRAIN_STATE_FILE} every N epochs")
+    t.add_argument("--devices", type=int_at_least(1), default=None, metavar="N",
+                   help="data parallel over the first N devices (jax.devices()): each mini-batch is split over "
+                        "them, --batch-size is the global batch and must divide by N")
     t.add_argument("--out", default="runs/latest", metavar="DIR",
                    help="output directory, created if missing (files in it are overwritten)")
     t.add_argument("--quiet", action="store_true", help="no compiling line and no progress bar")
