@@ -4,6 +4,7 @@ of processes on localhost.
 The launcher tests start plain Python children and need no JAX cluster.
 """
 import io
+import json
 import os
 import signal
 import subprocess
@@ -222,3 +223,22 @@ def test_fit_over_two_processes_equals_one_process(tmp_path):
         assert np.array_equal(processes[0][name], processes[1][name]), f"{name}: the processes' replicas differ"
         assert _float32_round_off(processes[0][name], want), \
             f"{name}: 2 processes vs 1, largest difference {np.max(np.abs(processes[0][name] - want)):.3g}"
+
+
+@pytest.mark.slow
+def test_jaxnn_train_under_the_launcher_trains_on_each_process_rows_and_writes_once(tmp_path):
+    out = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in launch.CLUSTER_VARS}
+    result = subprocess.run([sys.executable, "-m", "jaxnn.launch", "--processes", "2", "--", sys.executable, "-m",
+                             "jaxnn.cli", "train", "--data", "digits", "--hidden", "16", "--epochs", "2",
+                             "--batch-size", "64", "--quiet", "--out", str(out)],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # digits has 1077 training examples: 538 per process, the last one unused
+    assert "[0] jaxnn: training relu MLP 64-16-10 on digits (1076 train examples)" in result.stdout
+    assert "in 2 processes" in result.stdout
+    process_1 = [line for line in result.stdout.splitlines() if line.startswith("[1] ") and "[Gloo]" not in line]
+    assert not process_1, f"process 1 printed (only process 0 reports): {process_1}"
+    assert (out / "model.npz").exists() and (out / "curves.png").exists()
+    history = json.loads((out / "history.json").read_text())
+    assert history["epoch"] == [1, 2] and all(np.isfinite(history["loss"]))

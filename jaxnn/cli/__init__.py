@@ -3,6 +3,7 @@
     jaxnn train --data digits --hidden 128,64 --activation relu --optimizer adam --lr 1e-3 \\
                 --epochs 30 --batch-size 64 --seed 0 --out runs/NAME
     jaxnn train --data digits --model cnn --conv 16,32 --hidden 64 --patience 5 --out runs/CNN
+    python -m jaxnn.launch --processes 2 -- jaxnn train --data digits --out runs/MP
     jaxnn evaluate --checkpoint runs/NAME/model.npz
     jaxnn datasets
 
@@ -14,6 +15,11 @@ without the kind is read as an MLP) into --out.  history.json is strict JSON: a 
 infinite number in it is written as null.  A run whose loss became NaN or inf still
 writes its files (with the parameters of the last finite epoch) and exits with status 1.
 After training it reports early stopping and overfitting (see `overfitting`).
+
+Under `jaxnn.launch` (or any ``JAXNN_COORDINATOR`` cluster) train joins the cluster first;
+process ``r`` of ``P`` trains on rows ``r*m .. (r+1)*m - 1`` of the training and validation
+sets (``m = n // P``, the last ``n % P`` unused) with `train.fit` over every process's
+devices, and process 0 alone prints and writes --out.
 """
 from __future__ import annotations
 
@@ -33,7 +39,7 @@ from jaxnn.cli.arguments import (HelpFormatter, checked_out, int_at_least, make_
 from jaxnn.cli.output import (OVERFIT_FRACTION, OVERFIT_MIN_EPOCHS, OVERFIT_RISE, EpochProgress, format_scores,
                               overfitting, plot_curves, seconds_text)
 from jaxnn.util import finite_or_none as strict_json
-from jaxnn import (activations, backprop, checkpoint, datasets, evaluation, losses, metrics, models,
+from jaxnn import (activations, backprop, checkpoint, datasets, evaluation, launch, losses, metrics, models,
                    optim, parallel, train)
 
 MODEL_FILE, HISTORY_FILE, CURVES_FILE = "model.npz", "history.json", "curves.png"
@@ -127,7 +133,21 @@ def _train_config(args, dataset, head) -> dict:
     return config
 
 
+def _process_rows(*arrays) -> tuple:
+    """This process's rows of each array under several processes (`jaxnn.launch`): process
+    ``r`` of ``P`` takes rows ``r*m .. (r+1)*m - 1``, ``m = n // P`` (the last ``n % P``
+    unused), so the global dataset `train.fit` gathers is the first ``P*m`` rows in order.
+    The arrays themselves in one process."""
+    processes, rank = jax.process_count(), jax.process_index()
+    if processes == 1:
+        return arrays
+    m = len(arrays[0]) // processes
+    return tuple(array[rank * m:(rank + 1) * m] for array in arrays)
+
+
 def cmd_train(args) -> int:
+    launch.maybe_initialize()  # first: JAX joins a cluster only before it computes anything
+    first_process = jax.process_index() == 0  # the one that prints and writes --out
     # Every check comes before the output directory is created.
     out = checked_out(args.out)
     if args.model == "cnn" and args.data not in IMAGE_DATASETS:
@@ -137,9 +157,12 @@ def cmd_train(args) -> int:
         raise ValueError(f"--checkpoint-every {args.checkpoint_every} is more than --epochs {args.epochs}: "
                          f"no checkpoint would be written")
     mesh = parallel.data_mesh(args.devices, "--devices")
+    if jax.process_count() > 1:  # python -m jaxnn.launch: every process's devices, each its rows
+        mesh = parallel.process_mesh(mesh, "--devices")
     dataset = datasets.load(args.data)
-    batch_size = min(args.batch_size, len(dataset.train[0]))
-    parallel.check_global_batch(batch_size, len(dataset.train[0]), mesh, "--batch-size")
+    n_train = len(dataset.train[0]) - len(dataset.train[0]) % jax.process_count()  # the rows fit sees
+    batch_size = min(args.batch_size, n_train)
+    parallel.check_global_batch(batch_size, n_train, mesh, "--batch-size")
     head = _head(dataset)
     config = _train_config(args, dataset, head)
     model = model_from_config(config)
@@ -151,20 +174,23 @@ def cmd_train(args) -> int:
     if scaler is not None:
         config.update(target_mean=np.asarray(scaler.mean).tolist(), target_std=np.asarray(scaler.std).tolist())
 
-    created = make_dirs(out)
-    print(f"jaxnn: training {_describe(config)} on {args.data} ({len(x_train)} train examples), "
-          f"{args.optimizer} lr={args.lr}, {args.epochs} epochs"
-          + (f", data parallel on {parallel.describe(mesh)}" if mesh is not None else "")
-          + (f", early stopping with patience {args.patience}" if args.patience else ""))
-    progress = EpochProgress(args.epochs, enabled=not args.quiet)
+    created = []
+    if first_process:
+        created = make_dirs(out)
+        print(f"jaxnn: training {_describe(config)} on {args.data} ({n_train} train examples), "
+              f"{args.optimizer} lr={args.lr}, {args.epochs} epochs"
+              + (f", data parallel on {parallel.describe(mesh)}" if mesh is not None else "")
+              + (f" in {jax.process_count()} processes" if jax.process_count() > 1 else "")
+              + (f", early stopping with patience {args.patience}" if args.patience else ""))
+    progress = EpochProgress(args.epochs, enabled=not args.quiet and first_process)
     try:
         progress.start()
         with warnings.catch_warnings():  # reported below, as a message and an exit status
             warnings.filterwarnings("ignore", message="fit: the loss became NaN", category=RuntimeWarning)
             params, history = train.fit(
-                model, params, head.loss, optimizer, x_train, _targets(dataset, y_train, scaler),
-                epochs=args.epochs, batch_size=batch_size, key=fit_key, grad=args.grad, mesh=mesh,
-                l2=args.l2, validation=(_features(dataset.val[0]), _targets(dataset, dataset.val[1], scaler)),
+                model, params, head.loss, optimizer, *_process_rows(x_train, _targets(dataset, y_train, scaler)),
+                epochs=args.epochs, batch_size=batch_size, key=fit_key, grad=args.grad, mesh=mesh, l2=args.l2,
+                validation=_process_rows(_features(dataset.val[0]), _targets(dataset, dataset.val[1], scaler)),
                 patience=args.patience, restore_best=True,
                 checkpoint_dir=out if args.checkpoint_every else None, checkpoint_every=args.checkpoint_every,
                 callbacks=(progress.callback(),), progress=False)
@@ -173,6 +199,8 @@ def cmd_train(args) -> int:
         remove_empty(created)
         raise
     progress.close()
+    if not first_process:  # process 0 reports and writes; the others only trained with it
+        return NAN_EXIT if "nan_epoch" in history else 0
     return _finish_training(args, out, model, params, history, dataset, config, scaler)
 
 
