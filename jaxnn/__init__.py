@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = (
     "activations", "initializers", "layers", "models", "inspection", "losses", "backprop", "graph",
-    "optim", "linear", "train", "evaluation", "callbacks", "ensemble", "heads", "datasets", "metrics",
+    "optim", "linear", "train", "evaluation", "callbacks", "ensemble", "shuffle", "heads", "datasets", "metrics",
     "checkpoint", "util", "spec", "launch", "cli",
 )
 __all__ = list(_SUBMODULES)

@@ -7,10 +7,11 @@ path, l2) is one hashable value, `Objective`; with the optimizer and the batch s
 keys the cache of compiled epochs, and ``jax.jit`` caches per shape, so calling `fit`
 again with the same objects and shapes compiles nothing.
 
-Mini-batches: each epoch draws a permutation and takes ``n // batch_size`` full
-batches; the last ``n % batch_size`` examples of that permutation are dropped for that
-epoch (a fresh permutation every epoch, so every example is used), which keeps one
-batch shape and one compiled program.
+Mini-batches: each epoch draws a permutation ``p`` of the examples (`shuffle.permutation`:
+a keyed Feistel bijection, O(n), no sort) and puts example ``i`` at position ``p[i]`` of
+the epoch; it takes ``n // batch_size`` full batches, and the ``n % batch_size`` examples
+placed last sit that epoch out (a fresh permutation every epoch, so every example is
+used), which keeps one batch shape and one compiled program.
 
 Non-finite loss: the epoch reports whether its losses and final params are all finite
 (one check per epoch, none per step); if not, `fit` stops, naming the epoch, and returns
@@ -32,7 +33,7 @@ import jax.numpy as jnp
 import optax
 from jax import Array
 
-from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim, parallel
+from jaxnn import backprop, callbacks as callbacks_lib, checkpoint, losses, optim, parallel, shuffle
 from jaxnn.evaluation import check_data, evaluate, predict, score  # noqa: F401  (evaluate, predict re-exported)
 from jaxnn.layers import Layer
 from jaxnn.layers.base import check_layer
@@ -127,9 +128,7 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Ca
         """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
         n_batches = x.shape[0] // batch_size
         epoch_key = jax.random.fold_in(state.key, epoch_index)
-        order = jax.random.permutation(epoch_key, x.shape[0])[: n_batches * batch_size]
-        xs = x[order].reshape(n_batches, batch_size, *x.shape[1:])
-        ys = y[order].reshape(n_batches, batch_size, *y.shape[1:])
+        xs, ys = shuffle.shuffled_batches(epoch_key, batch_size, x, y)
 
         def body(carry, batch):
             params, opt_state, step_index = carry

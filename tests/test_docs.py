@@ -168,7 +168,8 @@ def test_every_lecture_row_has_a_course_an_implementation_and_an_experiment_cell
 # Which jaxnn modules each module may import (docs/architecture.md, "Import rules"):
 # top-level module or package -> the top-level jaxnn names it may import ("*": any).
 # ``util`` and ``spec`` (jax only) may be imported by every module.
-STANDALONE = ("activations", "initializers", "graph", "metrics", "checkpoint", "datasets", "optim", "parallel")
+STANDALONE = ("activations", "initializers", "graph", "metrics", "checkpoint", "datasets", "optim", "parallel",
+              "shuffle")
 BELOW_TRAIN = {*STANDALONE, "util", "spec", "layers", "losses", "backprop", "inspection", "evaluation",
                "linear", "callbacks", "models"}
 ALLOWED = {

@@ -8,7 +8,7 @@ import optax
 import pytest
 
 from checks import assert_trees_close
-from jaxnn import layers, losses, models, train
+from jaxnn import layers, losses, models, shuffle, train
 
 N_FEATURES, N_CLASSES = 5, 3
 
@@ -42,12 +42,13 @@ def run(model, params, data, **kwargs):
 
 
 def test_fit_matches_a_hand_written_loop(model, params, data):
-    """One epoch of fit = the same permutation, batches and optax steps written out here."""
+    """One epoch of fit = the same permutation, batches and optax steps written out here:
+    example i at position p[i] of the epoch, p = shuffle.permutation(fold_in(key, 0), n)."""
     x, y = data
     trained, history = run(model, params, data, epochs=1)
     key = jax.random.key(1)
     epoch_key = jax.random.fold_in(key, 0)
-    order = np.asarray(jax.random.permutation(epoch_key, len(x)))[: (len(x) // 16) * 16]
+    order = np.argsort(np.asarray(shuffle.permutation(epoch_key, len(x))))[: (len(x) // 16) * 16]
     p, state = params, OPTIMIZER.init(params)
     batch_losses = []
     for batch in order.reshape(-1, 16):
