@@ -84,6 +84,10 @@ def _shown(key: Any) -> str:
     return repr(key)
 
 
+_PLAIN = {str, type(None)}  # fast paths of `normalized` for the commonest arguments
+_NUMBERS = {int, float, bool}
+
+
 def normalized(value: Any) -> Any:
     """``value`` as a hashable key that is equal for arguments that build the same thing.
 
@@ -92,6 +96,11 @@ def normalized(value: Any) -> Any:
     function and arguments; any other hashable object itself (a function: by identity).
     Raises `Unkeyable` for the rest (arrays, traced values).
     """
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind in _NUMBERS:
+        return _number(value)
     spec = spec_of(value)
     if spec is not None:
         return spec
@@ -175,22 +184,48 @@ def configured(constructor: Callable) -> Callable:
     built by another configured constructor, e.g. ``adam`` returns a ``chain``), that one is
     kept.  If an argument is `Unkeyable`, the object gets no spec and is keyed by identity.
     """
-    signature = inspect.signature(constructor)
+    bind = _binder(constructor)
 
     @functools.wraps(constructor)
     def build(*args, **kwargs):
         built = constructor(*args, **kwargs)
         if spec_of(built) is not None:
             return built
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
         try:
-            arguments = tuple((name, normalized(value)) for name, value in bound.arguments.items())
+            arguments = tuple((name, normalized(value)) for name, value in bind(args, kwargs))
         except Unkeyable:
             return built
         return with_spec(built, Spec(constructor, arguments, bool(jax.config.jax_enable_x64)))
 
     return build
+
+
+def _binder(constructor: Callable) -> Callable[[tuple, dict], list]:
+    """``bind(args, kwargs) -> [(name, value), ...]`` for every parameter of ``constructor``,
+    defaults filled in: ``inspect.Signature.bind`` and ``apply_defaults`` without their
+    checks (the call has already succeeded), which cost more than the constructor itself."""
+    parameters = [(p.name, p.kind, p.default) for p in inspect.signature(constructor).parameters.values()]
+    named = {name for name, kind, _ in parameters if kind not in (_VAR_POSITIONAL, _VAR_KEYWORD)}
+
+    def bind(args: tuple, kwargs: dict) -> list:
+        bound, i = [], 0
+        for name, kind, default in parameters:
+            if kind is _VAR_POSITIONAL:
+                value, i = args[i:], len(args)
+            elif kind is _VAR_KEYWORD:
+                value = {k: v for k, v in kwargs.items() if k not in named}
+            elif kind is not _KEYWORD_ONLY and i < len(args):
+                value, i = args[i], i + 1
+            else:
+                value = kwargs.get(name, default)
+            bound.append((name, value))
+        return bound
+
+    return bind
+
+
+_VAR_POSITIONAL, _VAR_KEYWORD = inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD
+_KEYWORD_ONLY = inspect.Parameter.KEYWORD_ONLY
 
 
 # --- caches keyed on specs ------------------------------------------------------------------
@@ -218,12 +253,12 @@ def cached(maxsize: int | None = 128) -> Callable[[Callable], Callable]:
 
     def decorate(fn: Callable) -> Callable:
         @functools.lru_cache(maxsize=maxsize)
-        def by_key(*keyed: _Keyed):
-            return fn(*(k.value for k in keyed))
+        def by_key(*keyed: _Keyed, **keyed_by_name: _Keyed):
+            return fn(*(k.value for k in keyed), **{name: k.value for name, k in keyed_by_name.items()})
 
         @functools.wraps(fn)
-        def call(*args):
-            return by_key(*map(_Keyed, args))
+        def call(*args, **kwargs):
+            return by_key(*map(_Keyed, args), **{name: _Keyed(value) for name, value in kwargs.items()})
 
         call.cache_info, call.cache_clear = by_key.cache_info, by_key.cache_clear
         return call

@@ -262,8 +262,16 @@ def test_cached_keeps_cache_info_and_cache_clear():
         calls.append(model)
         return len(calls)
 
-    assert build(models.mlp([4, 2])) == build(models.mlp([4, 2])) == 1
-    assert build(models.mlp([5, 2])) == 2
-    assert build.cache_info().currsize == 2
+    assert build(models.mlp([4, 2])) == build(models.mlp([4, 2])) == build(model=models.mlp([4, 2])) - 1 == 1
+    assert build(models.mlp([5, 2])) == 3
+    assert build.cache_info().currsize == 3
     build.cache_clear()
     assert build.cache_info().currsize == 0
+
+
+def test_positional_keyword_and_default_arguments_give_one_spec():
+    assert spec.spec_of(layers.dense(3)) == spec.spec_of(layers.dense(units=3)) == spec.spec_of(
+        layers.dense(3, use_bias=True, kernel_init=initializers.glorot_uniform))
+    assert spec.spec_of(optim.sgd(0.1, 0.9)) == spec.spec_of(optim.sgd(learning_rate=0.1, momentum=0.9))
+    assert spec.spec_of(layers.activation("elu", alpha=0.5)) != spec.spec_of(layers.activation("elu"))
+    assert spec.spec_of(layers.serial(layers.dense(2))) != spec.spec_of(layers.serial(layers.dense(2), layers.dense(2)))
