@@ -7,7 +7,7 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from jaxnn.optim.solvers import damped_cholesky, lbfgs_direction, minimize, _LBFGSMemory
-from tests.checks import assert_trees_close
+from checks import assert_trees_close
 
 
 def extended_rosenbrock(x):
