@@ -58,10 +58,22 @@ def check_sequence(x: Array, W_x: Array, what: str = "rnn") -> None:
 
 # ----------------------------------------------------------------------------- the time loops
 
-def input_projection(params: dict, x: Array) -> Array:
-    """xw_t = x_t W_x + b for all steps at once, time-major: (N, T, D) -> (T, N, G*H)."""
-    check_sequence(x, params["W_x"])
-    return jnp.einsum("ntd,dg->tng", x, params["W_x"]) + params["b"]
+def time_major(x: Array, W_x: Array) -> Array:
+    """The checked inputs ``(N, T, D)`` as ``(T, N, D)``, the order the time loop reads them."""
+    check_sequence(x, W_x)
+    return jnp.swapaxes(x, 0, 1)
+
+
+def input_projection(params: dict, xs: Array) -> Array:
+    """xw_t = x_t W_x + b for all steps at once: ``xs: (T, N, D) -> (T, N, G*H)``.
+
+    One ``(T*N, D) @ (D, G*H)`` matmul on the time-major inputs: its result is already in
+    the order the loop reads, and its transpose (in jax.grad) is the plain ``xs^T dxw``.
+    An einsum from batch-first ``x`` instead leaves XLA:CPU a transposed ``(T, N, G*H)``
+    copy each way, and a slow ``dW_x`` product (together ~20% of an LSTM training step).
+    """
+    T, N, D = xs.shape
+    return (xs.reshape(T * N, D) @ params["W_x"] + params["b"]).reshape(T, N, -1)
 
 
 def initial_state(cell: Cell, batch_size: int, hidden: int, dtype) -> tuple[Array, ...]:
@@ -75,7 +87,7 @@ def rnn_forward(cell: Cell, params: dict, x: Array, hidden: int, return_sequence
     Its own lean loop, stacking only what is returned: `forward_for_bptt`'s stacks would
     slow inference and jax.grad, and XLA cannot merge the two loops anyway.
     """
-    xw = input_projection(params, x)
+    xw = input_projection(params, time_major(x, params["W_x"]))
 
     def body(state, xw_t):
         state, _ = cell.step(params, state, xw_t)
@@ -85,35 +97,39 @@ def rnn_forward(cell: Cell, params: dict, x: Array, hidden: int, return_sequence
     return jnp.swapaxes(hs, 0, 1) if return_sequences else last[0]
 
 
-def forward_for_bptt(cell: Cell, params: dict, x: Array, hidden: int):
-    """The time loop, keeping what the backward needs: ``xw: (T, N, G*H)``, the states
-    before each step and after it, ``(h_t, [c_t])`` each (T, N, H), and the extras."""
-    xw = input_projection(params, x)
-    first = initial_state(cell, x.shape[0], hidden, xw.dtype)
+def forward_for_bptt(cell: Cell, params: dict, xs: Array, hidden: int):
+    """The time loop on time-major ``xs: (T, N, D)``, keeping what the backward needs: the
+    states before each step and after it, ``(h_t, [c_t])`` each (T, N, H), and the extras.
+    The loop stacks only what ``cell.keep`` picks; ``cell.restore`` rebuilds the rest for
+    all steps at once."""
+    xw = input_projection(params, xs)
+    first = initial_state(cell, xs.shape[1], hidden, xw.dtype)
 
     def body(state, xw_t):
         state, extras = cell.step(params, state, xw_t)
-        return state, (state, extras)
+        return state, cell.keep(state, extras)
 
-    _, (states, extras) = lax.scan(body, first, xw)
+    _, kept = lax.scan(body, first, xw)
+    states, extras = cell.restore(kept)
     states_prev = tuple(jnp.concatenate([s0[None], s[:-1]]) for s0, s in zip(first, states))
-    return xw, states_prev, states, extras
+    return states_prev, states, extras
 
 
-def reverse_time_loop(cell: Cell, params: dict, slopes, dh_out: Array, first_dstate,
+def reverse_time_loop(cell: Cell, params: dict, slopes, dh_out: Array | None, first_dstate,
                       clip_grad_norm: float | None) -> tuple[Array, Array | None]:
     """BPTT's sequential part, t = T..1, carrying ``dL/dstate_t`` (Werbos 1990):
 
         dh_t = dh_out_t + dL/dh_t sent back by step t+1        (clipped per row if asked)
         (dL/dstate_{t-1}, dxw_t, dhw_t) = cell.step_backward(slopes_t, (dh_t, [dc_t]))
 
-    slopes: the cell's, stacked over T; dh_out: (T, N, H), dL/dh_t from the layer's output.
+    slopes: the cell's, stacked over T; dh_out: (T, N, H), dL/dh_t from the layer's output,
+    or None when only the last state is an output (its gradient is then in ``first_dstate``).
     Returns ``dxw: (T, N, G*H)`` and ``dhw`` (None when it is ``dxw`` itself).
     """
 
     def body(dstate, step_inputs):
         slopes_t, dh_out_t = step_inputs
-        dh = dstate[0] + dh_out_t
+        dh = dstate[0] if dh_out_t is None else dstate[0] + dh_out_t
         if clip_grad_norm is not None:
             dh = clip_rows(dh, clip_grad_norm)
         dstate_prev, dxw_t, dhw_t = cell.step_backward(params, slopes_t, (dh, *dstate[1:]))
@@ -127,7 +143,7 @@ def reverse_time_loop(cell: Cell, params: dict, slopes, dh_out: Array, first_dst
 class BPTTCache(NamedTuple):
     """What the backward through time needs from the forward (`rnn_forward_with_cache`)."""
 
-    x: Array       # the inputs (N, T, D), for dW_x
+    xs: Array      # the inputs, time-major (T, N, D), for dW_x
     h_prev: Array  # h_{t-1} at every step, time-major (T, N, H), for dW_h
     slopes: Any    # the cell's local derivatives at every step (`Cell.slopes`), stacked over T
 
@@ -136,9 +152,10 @@ def rnn_forward_with_cache(cell: Cell, params: dict, x: Array, hidden: int,
                            return_sequences: bool) -> tuple[Array, BPTTCache]:
     """``(y, cache)``: the output of `rnn_forward` from `forward_for_bptt`'s loop, and the
     `BPTTCache` of `rnn_backward_from_cache` (the slopes of all ``T`` steps at once)."""
-    _, states_prev, states, extras = forward_for_bptt(cell, params, x, hidden)
+    xs = time_major(x, params["W_x"])
+    states_prev, states, extras = forward_for_bptt(cell, params, xs, hidden)
     y = jnp.swapaxes(states[0], 0, 1) if return_sequences else states[0][-1]
-    return y, BPTTCache(x, states_prev[0], cell.slopes(states_prev, states, extras))
+    return y, BPTTCache(xs, states_prev[0], cell.slopes(states_prev, states, extras))
 
 
 def rnn_backward_from_cache(cell: Cell, params: dict, cache: BPTTCache, dy: Array, hidden: int,
@@ -151,24 +168,24 @@ def rnn_backward_from_cache(cell: Cell, params: dict, cache: BPTTCache, dy: Arra
         dW_h = sum_t h_{t-1}^T dhw_t  (and the cell's other recurrent params)
 
     x: (N, T, D); dy: (N, T, H) with return_sequences, else (N, H); dx: (N, T, D).
+    The sums over steps are matmuls over the flattened ``(T*N, .)`` time-major stacks.
     """
-    x = cache.x
-    N, T, _ = x.shape
+    T, N, D = cache.xs.shape
     expected = (N, T, hidden) if return_sequences else (N, hidden)
     if dy.shape != expected:
         raise ValueError(f"rnn backward: dy must have the output's shape {expected}, "
                          f"got {tuple(dy.shape)}")
-    # dL/dh_t coming straight from the output, time-major (T, N, H)
-    if return_sequences:
+    first_dstate = initial_state(cell, N, hidden, cache.h_prev.dtype)
+    if return_sequences:  # dL/dh_t straight from the output at every step, time-major (T, N, H)
         dh_out = jnp.swapaxes(dy, 0, 1)
-    else:
-        dh_out = jnp.zeros_like(cache.h_prev).at[-1].set(dy)
-    dxw, dhw = reverse_time_loop(cell, params, cache.slopes, dh_out,
-                                 initial_state(cell, N, hidden, cache.h_prev.dtype), clip_grad_norm)
+    else:  # only h_T is an output: the loop starts from dL/dh_T = dy
+        dh_out, first_dstate = None, (dy.astype(first_dstate[0].dtype), *first_dstate[1:])
+    dxw, dhw = reverse_time_loop(cell, params, cache.slopes, dh_out, first_dstate, clip_grad_norm)
     grads = cell.recurrent_grads(cache.h_prev, dxw if dhw is None else dhw)
-    grads["W_x"] = jnp.einsum("ntd,tng->dg", x, dxw)
-    grads["b"] = dxw.sum((0, 1))
-    dx = jnp.einsum("tng,dg->ntd", dxw, params["W_x"])
+    xs, dxw = cache.xs.reshape(T * N, D), dxw.reshape(T * N, -1)
+    grads["W_x"] = xs.T @ dxw
+    grads["b"] = dxw.sum(0)
+    dx = jnp.swapaxes((dxw @ params["W_x"].T).reshape(T, N, D), 0, 1)
     return {k: grads[k] for k in params}, dx
 
 
