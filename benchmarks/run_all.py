@@ -20,6 +20,7 @@ BENCHMARKS = {
     "optim": ["bench_optim.py"],
     "architectures": ["bench_architectures.py"],
     "rebuilt": ["bench_rebuilt.py"],
+    "data_parallel": ["bench_data_parallel.py"],  # 8 forced host devices vs 1 on a CPU
     "peers": ["bench_peers.py"],   # PyTorch, Keras, Flax, Equinox: those of the bench extra installed
 }
 
