@@ -1,5 +1,6 @@
 """max_pool / avg_pool / global_avg_pool: backward against jax.vjp (ties included),
 forward against PyTorch, shapes and errors; a conv/pool stack through `serial`."""
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -52,6 +53,47 @@ def test_max_pool_backward_matches_vjp_with_and_without_ties():
     cases.append(pool_case(max_pool, ((5, 5), 3, 2, "SAME"), lambda shape, _: jnp.ones(shape)))
     for (_, _, x), (dp, dx) in zip(cases, assert_backward_matches_vjp_jit(*cases)):
         assert dp == () and dx.shape == x.shape
+
+
+def reduce_window_max_pool(x, window, stride, padding):
+    """The plain max pool `max_pool`'s forward must equal: ``lax.reduce_window`` of ``max``."""
+    window = (window, window) if isinstance(window, int) else tuple(window)
+    stride = window if stride is None else (stride, stride) if isinstance(stride, int) else tuple(stride)
+    pads = (lax.padtype_to_pads(x.shape[1:-1], window, stride, padding) if isinstance(padding, str)
+            else padding)
+    return lax.reduce_window(x, -jnp.inf, lax.max, (1, *window, 1), (1, *stride, 1),
+                             ((0, 0), *pads, (0, 0)))
+
+
+def test_max_pool_forward_and_its_grad_equal_reduce_window():
+    """`max_pool`'s forward (`first_maximum` of the window's taps) against
+    ``lax.reduce_window(max)``: the same values, and ``jax.vjp`` routes ``dy`` as JAX's own
+    ``select_and_scatter_add`` does, ties included (integer-valued inputs, all-equal windows)."""
+    for case in POOL_CASES:
+        for data in (gaussian, integers, lambda shape, _: jnp.ones(shape)):
+            (h, w), window, stride, padding = case
+            x = data((2, h, w, 2), 13)
+            layer = max_pool(window, stride, padding)
+            y, vjp = jax.vjp(lambda x_: layer.apply((), x_), x)
+            y_plain, vjp_plain = jax.vjp(lambda x_: reduce_window_max_pool(x_, window, stride, padding), x)
+            np.testing.assert_array_equal(y, y_plain, err_msg=str(case))
+            dy = gaussian(y.shape, 14)
+            np.testing.assert_allclose(vjp(dy)[0], vjp_plain(dy)[0], rtol=1e-12, atol=1e-12, err_msg=str(case))
+
+
+def test_max_pool_autodiff_is_plain_jax_without_select_and_scatter():
+    """``jax.grad`` of `max_pool` derives selects and pads, not ``select_and_scatter_add``
+    (several times slower inside ``lax.scan`` on XLA:CPU), with no custom rule."""
+    layer = max_pool(3, 2, "SAME")
+    jaxpr = str(jax.make_jaxpr(jax.grad(lambda x: jnp.sum(layer.apply((), x) ** 2)))(gaussian((2, 7, 6, 3), 1)))
+    assert "select_and_scatter" not in jaxpr and "reduce_window" not in jaxpr
+    assert "custom_jvp" not in jaxpr and "custom_vjp" not in jaxpr
+
+
+def test_max_pool_propagates_nan_as_reduce_window_does():
+    x = jnp.array([[1.0, jnp.nan], [0.0, 2.0]]).reshape(1, 2, 2, 1)
+    assert bool(jnp.isnan(max_pool(2).apply((), x)).all())
+    assert bool(jnp.isnan(reduce_window_max_pool(x, 2, None, "VALID")).all())
 
 
 def test_avg_pool_backward_matches_vjp():

@@ -17,8 +17,15 @@ Backward (CS231n assignment 2's ``conv_backward_naive`` computes the same three 
     dL/dx[n, i, ci]  = sum_{o, k, co : o*s + k*d = i + lo} dy[n, o, co] * W[k, ci, co]
                                                                         (transposed convolution)
 
-Each sum is itself one call of ``lax.conv_general_dilated``; the padding arithmetic is
-derived in `conv_input_grad` and `conv_kernel_grad`, following Dumoulin & Visin,
+``apply`` (`conv_forward`) takes its value from ``lax.conv_general_dilated`` and its
+derivative from JAX's own derivative of the same sum written as one matmul of the input's
+patches with the flattened kernel (im2col, `conv_matmul`): matmuls and strided slices'
+adjoints, which XLA:CPU runs at the hand backward's speed inside a ``lax.scan``, where the
+swapped-layout convolutions JAX derives from ``lax.conv_general_dilated`` run 10-70x
+slower (jax-ml/jax#12868).
+
+In the hand backward each sum is itself one call of ``lax.conv_general_dilated``; the
+padding arithmetic is derived in `conv_input_grad` and `conv_kernel_grad`, following Dumoulin & Visin,
 "A guide to convolution arithmetic for deep learning" (2016): section 2 (padding and
 strides), section 4 (transposed convolution), section 5.1 (dilation).
 
@@ -27,6 +34,8 @@ is in `jaxnn.layers.window`, shared with the pooling and upsampling layers.
 """
 from __future__ import annotations
 
+import functools
+import itertools
 from typing import Callable, Sequence
 
 import jax
@@ -36,7 +45,8 @@ from jax import lax
 from jaxnn import initializers
 from jaxnn.layers.base import Array, Layer, check_param_dict, describe, require_key
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, effective_size,
-                                 resolve_padding, window_geometry)
+                                 output_size, resolve_padding, window_geometry,
+                                 window_offset_slice)
 from jaxnn.util import check_positive_int
 from jaxnn.spec import configured
 
@@ -48,9 +58,26 @@ def _spatial_letters(spatial_dims: int) -> str:
     return "DHW"[-spatial_dims:]
 
 
-def conv_forward(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
-                 dilation: Sequence[int]) -> Array:
-    """``y[n, o, co] = sum_{k, ci} xp[n, o*s + k*d, ci] W[k, ci, co]`` (no bias).
+def conv_patches(x: Array, kernel_sizes: Sequence[int], strides: Sequence[int], pads: Pads,
+                 dilation: Sequence[int], out_sizes: Sequence[int]) -> Array:
+    """The input under every kernel tap (im2col, Chellapilla, Puri & Simard 2006):
+    ``patches[n, o, (k, ci)] = xp[n, o*s + k*d, ci]``.
+
+    x: (N, *in_spatial, I) -> (N, *out_spatial, K * I) with ``K = prod(kernel_sizes)``, the
+    taps ``k`` in row-major window order and the input channel fastest, as the rows of
+    ``kernel.reshape(K * I, O)``.  One strided slice of the zero-padded input per tap
+    (`window_offset_slice`), concatenated along the channel axis.
+    """
+    xp = jnp.pad(x, ((0, 0), *pads, (0, 0)))
+    taps = [window_offset_slice(xp, [k * d for k, d in zip(tap, dilation)], strides, out_sizes)
+            for tap in itertools.product(*map(range, kernel_sizes))]
+    return jnp.concatenate(taps, axis=-1)
+
+
+def conv_lax(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
+             dilation: Sequence[int]) -> Array:
+    """``y[n, o, co] = sum_{k, ci} xp[n, o*s + k*d, ci] W[k, ci, co]`` (no bias), by
+    ``lax.conv_general_dilated`` in the standard layouts (NHWC input, HWIO kernel).
 
     x: (N, *spatial, I), kernel: (*window, I, O) -> y: (N, *out_spatial, O).
     """
@@ -58,6 +85,57 @@ def conv_forward(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
     return lax.conv_general_dilated(
         x, kernel, window_strides=strides, padding=pads, rhs_dilation=dilation,
         dimension_numbers=("N" + sp + "C", sp + "IO", "N" + sp + "C"))
+
+
+def conv_matmul(x: Array, kernel: Array, strides: Sequence[int], pads: Pads,
+                dilation: Sequence[int]) -> Array:
+    """The same sum as `conv_lax`, as one matmul of the patches (`conv_patches`) with the
+    kernel flattened to ``(K * I, O)`` (im2col).
+
+    x: (N, *spatial, I), kernel: (*window, I, O) -> y: (N, *out_spatial, O).
+
+    What ``jax.grad`` derives from it is plain matmuls, strided slices and their adjoints
+    (``lax.pad``): ``dW = patches^T dy``, and ``dx`` is ``dy W^T`` scattered back tap by tap.
+    """
+    out_sizes = [output_size(n, effective_size(k, d), s, p) for n, k, d, s, p in
+                 zip(x.shape[1:-1], kernel.shape[:-2], dilation, strides, pads)]
+    patches = conv_patches(x, kernel.shape[:-2], strides, pads, dilation, out_sizes)
+    return patches @ kernel.reshape(-1, kernel.shape[-1])
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(2, 3, 4))
+def conv_forward(x: Array, kernel: Array, strides: tuple[int, ...], pads: Pads,
+                 dilation: tuple[int, ...]) -> Array:
+    """The convolution ``apply`` uses: its value is `conv_lax`'s, its derivative the one JAX
+    derives from `conv_matmul` (``conv_forward_jvp``).
+
+    x: (N, *spatial, I), kernel: (*window, I, O) -> y: (N, *out_spatial, O);
+    ``strides``, ``pads``, ``dilation``: tuples (static).
+
+    Why two formulations of one sum: the derivatives JAX derives from
+    ``lax.conv_general_dilated`` are convolutions in swapped layouts (batch and feature axes
+    exchanged, in/out channels swapped), which XLA:CPU runs 10-70x slower inside a
+    ``lax.scan`` such as ``fit``'s epoch (jax-ml/jax#12868), while the im2col formulation
+    runs 3-7x slower than the convolution when only evaluated.  So the value comes from the
+    convolution and the derivative from the matmul; both are derived by JAX (no rule is
+    written by hand, and the tests hold the value and the gradients to
+    ``lax.conv_general_dilated``'s own in float64), so ``jax.grad`` of ``apply`` stays
+    an oracle independent of the hand-written backward (`conv_input_grad`,
+    `conv_kernel_grad`).  A ``custom_jvp`` rather than a ``custom_vjp``: forward-mode
+    derivatives (``jax.jvp``, ``jax.hessian``) keep working.
+    """
+    return conv_lax(x, kernel, strides, pads, dilation)
+
+
+@conv_forward.defjvp
+def conv_forward_jvp(strides, pads, dilation, primals, tangents):
+    """``(y, dy)``: ``y`` from the convolution, ``dy`` = `conv_matmul`'s JVP (JAX's own,
+    ``jax.jvp``); a bilinear map's JVP is ``conv(dx, W) + conv(x, dW)``, and its transpose,
+    what reverse mode runs, is matmuls and ``lax.pad``."""
+    y = conv_forward(*primals, strides, pads, dilation)
+    _, dy = jax.jvp(lambda x, kernel: conv_matmul(x, kernel, strides, pads, dilation),
+                    primals, tangents)
+    return y, dy
 
 
 def conv_input_grad(dy: Array, kernel: Array, in_sizes: Sequence[int], strides: Sequence[int],

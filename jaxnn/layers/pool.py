@@ -18,12 +18,15 @@ accumulate, and the padding's gradient is cropped away::
 Ties in max pooling: JAX differentiates ``reduce_window`` max through
 ``select_and_scatter_add`` with ``select = (>=)``, which keeps the first maximal element in
 row-major window order and sends it the whole gradient; we do the same (only the first
-tie gets ``dy``, the others 0).  The window arithmetic (padding, output sizes
+tie gets ``dy``, the others 0).  `max_pool`'s forward is written as that selection
+(`first_maximum`), so ``jax.grad`` derives this rule from it without ``reduce_window``.
+The window arithmetic (padding, output sizes
 ``o = floor((n + lo + hi - k) / s) + 1``, Dumoulin & Visin 2016, sec. 3) is in
 `jaxnn.layers.window`, shared with `jaxnn.layers.conv`.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Sequence
 
@@ -33,39 +36,14 @@ from jax import lax
 
 from jaxnn.layers.base import Array, Layer, describe
 from jaxnn.layers.window import (Padding, Pads, as_tuple, check_input, resolve_padding,
-                                 window_counts, window_geometry)
+                                 window_counts, window_geometry, window_offset_scatter,
+                                 window_offset_slice, window_output_shape)
 from jaxnn.spec import configured
 
 
 # ----------------------------------------------------------------------------------------
-# The two adjoint helpers, padding, and the pools' shared plumbing
+# Padding, and the pools' shared plumbing (the two adjoint helpers are in `window`)
 # ----------------------------------------------------------------------------------------
-def window_offset_slice(xp: Array, offset: Sequence[int], strides: Sequence[int],
-                        out_sizes: Sequence[int]) -> Array:
-    """``xp[n, o*s + offset, c]`` for every output position ``o``: (N, H', W', C).
-
-    xp: padded input (N, Hp, Wp, C).  A strided slice starting at ``offset``.
-    """
-    start = (0, *offset, 0)
-    limit = (xp.shape[0], *(k + (o - 1) * s + 1 for k, o, s in zip(offset, out_sizes, strides)),
-             xp.shape[-1])
-    return lax.slice(xp, start, limit, (1, *strides, 1))
-
-
-def window_offset_scatter(values: Array, offset: Sequence[int], strides: Sequence[int],
-                          padded_sizes: Sequence[int]) -> Array:
-    """Adjoint of `window_offset_slice`: ``out[n, o*s + offset, c] = values[n, o, c]``, 0 elsewhere.
-
-    values: (N, H', W', C) -> (N, Hp, Wp, C).  One ``lax.pad``: ``offset`` zeros in front,
-    ``s - 1`` zeros between entries (interior padding), the rest at the end.
-    """
-    config = [(0, 0, 0)]
-    for k, s, o, size in zip(offset, strides, values.shape[1:-1], padded_sizes):
-        config.append((k, size - k - (o - 1) * s - 1, s - 1))
-    config.append((0, 0, 0))
-    return lax.pad(values, jnp.zeros((), values.dtype), config)
-
-
 def crop_padding(xp: Array, pads: Pads) -> Array:
     """Remove the ``(lo, hi)`` spatial padding: (N, Hp, Wp, C) -> (N, H, W, C)."""
     (top, bottom), (left, right) = pads
@@ -106,6 +84,25 @@ def pool_init(name: str, windows, strides, padding):
 # ----------------------------------------------------------------------------------------
 # Max pooling
 # ----------------------------------------------------------------------------------------
+def first_maximum(taps: Sequence[Array]) -> Array:
+    """``y = max_k taps[k]``, elementwise, written as a selection of the *first* maximal tap.
+
+    taps: the window's offsets in row-major order, each (N, H', W', C) (`window_offset_slice`)
+    -> y: (N, H', W', C).  The maximum itself only feeds comparisons, so ``jax.grad`` of
+    ``y`` sends ``dy`` to the first maximal tap alone (ties included), the rule of JAX's own
+    ``reduce_window`` max VJP and of `max_pool`'s hand backward; and what it derives is
+    selects and the slices' adjoints (``lax.pad``), where ``reduce_window``'s VJP,
+    ``select_and_scatter_add``, runs several times slower inside a ``lax.scan`` on
+    XLA:CPU.  Where no tap equals the maximum (a NaN in the window) ``y`` is that maximum.
+    """
+    peak = lax.stop_gradient(functools.reduce(jnp.maximum, taps))
+    y, found = taps[0], taps[0] == peak
+    for tap in taps[1:]:
+        first = (tap == peak) & ~found
+        y, found = jnp.where(first, tap, y), found | first
+    return jnp.where(found, y, peak)
+
+
 @configured
 def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = None,
              padding: Padding = "VALID") -> Layer:
@@ -121,8 +118,10 @@ def max_pool(window: int | Sequence[int], stride: int | Sequence[int] | None = N
     windows, strides = pool_arguments("max_pool", window, stride, padding)
 
     def forward(x, pads):
-        return lax.reduce_window(x, -jnp.inf, lax.max, (1, *windows, 1), (1, *strides, 1),
-                                 ((0, 0), *pads, (0, 0)))
+        out_sizes = window_output_shape("max_pool", x.shape[1:-1], windows, strides, pads)
+        xp = pad_input(x, pads, -jnp.inf)
+        return first_maximum([window_offset_slice(xp, offset, strides, out_sizes)
+                              for offset in itertools.product(*map(range, windows))])
 
     def apply_fn(params, x, *, key=None, train=False):
         pads, _ = pool_geometry("max_pool", x.shape, windows, strides, padding)

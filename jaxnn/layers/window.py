@@ -10,16 +10,20 @@ input positions; it moves by the stride ``s`` over an input of size ``n`` padded
 section 2.4 for zero padding and strides, section 3 for pooling, section 5.1 for dilation;
 CS231n "Convolutional Networks" writes it ``(W - F + 2P) / S + 1`` for ``d = 1``).
 
-Everything here is pure geometry on Python ints: no arrays, nothing traced, so errors
-are raised while a model is built or traced, with the layer's name and expected layout.
+Everything here but the last section is pure geometry on Python ints: no arrays, nothing
+traced, so errors are raised while a model is built or traced, with the layer's name and
+expected layout.  The last section holds the two array helpers the layers share: the input
+under one window tap for every output position at once (a strided slice), and its adjoint.
 """
 from __future__ import annotations
 
 from typing import Sequence, Union
 
+import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
-from jaxnn.layers.base import Shape
+from jaxnn.layers.base import Array, Shape
 
 #: ``"SAME"``, ``"VALID"``, an int ``p`` or one ``(lo, hi)`` pair per spatial axis.
 Padding = Union[str, int, Sequence[tuple[int, int]]]
@@ -142,3 +146,33 @@ def check_input(name: str, shape: Shape, spatial_dims: int, channels: int | None
         want = f" with C={channels}" if channels is not None else ""
         raise ValueError(f"{name} expects {''.join(axes)} {what} ({', '.join(axes)}){want}, "
                          f"got shape {shape}")
+
+
+# ----------------------------------------------------------------------------------------
+# One window tap for every output position: a strided slice, and its adjoint
+# ----------------------------------------------------------------------------------------
+def window_offset_slice(xp: Array, offset: Sequence[int], strides: Sequence[int],
+                        out_sizes: Sequence[int]) -> Array:
+    """``xp[n, o*s + offset, c]`` for every output position ``o``: (N, *out_sizes, C).
+
+    xp: padded input (N, *padded_sizes, C); ``offset`` is the tap's position inside the
+    window (``k d`` for tap ``k`` of a window with dilation ``d``).  A strided slice.
+    """
+    start = (0, *offset, 0)
+    limit = (xp.shape[0], *(k + (o - 1) * s + 1 for k, o, s in zip(offset, out_sizes, strides)),
+             xp.shape[-1])
+    return lax.slice(xp, start, limit, (1, *strides, 1))
+
+
+def window_offset_scatter(values: Array, offset: Sequence[int], strides: Sequence[int],
+                          padded_sizes: Sequence[int]) -> Array:
+    """Adjoint of `window_offset_slice`: ``out[n, o*s + offset, c] = values[n, o, c]``, 0 elsewhere.
+
+    values: (N, *out_sizes, C) -> (N, *padded_sizes, C).  One ``lax.pad``: ``offset`` zeros
+    in front, ``s - 1`` zeros between entries (interior padding), the rest at the end.
+    """
+    config = [(0, 0, 0)]
+    for k, s, o, size in zip(offset, strides, values.shape[1:-1], padded_sizes):
+        config.append((k, size - k - (o - 1) * s - 1, s - 1))
+    config.append((0, 0, 0))
+    return lax.pad(values, jnp.zeros((), values.dtype), config)
