@@ -33,8 +33,7 @@ gates, ``c_t``, ``h_{t-1}``).  So each cell splits its backward in two:
 On XLA:CPU a loop step this small costs about one microsecond per kernel it launches,
 whatever the kernel does, so the loops keep few: BPTT's forward loop stacks only what
 ``keep`` picks (the LSTM: its gates and ``c_t``; ``restore`` recomputes ``h_t`` from them
-for all steps at once after the loop), and the LSTM's ``step_backward`` is one fused
-product with full-width slopes (no concatenation of the gate blocks).
+for all steps at once after the loop).
 
 The slopes are named after the derivatives they are, ``dh_dc = dh_t/dc_t`` and so on, and
 built from the two activation derivatives of the course notes (IIT Mandi, Introduction
@@ -173,14 +172,13 @@ def tanh_step_backward(params, dh_da, dstate):
 # ----------------------------------------------------------------------------- LSTM
 
 class LSTMSlopes(NamedTuple):
-    """The local derivatives of one `lstm_step`: the Jacobian of its outputs ``(h_t, c_t)``
-    with respect to its inputs ``(a_t, c_{t-1})``, ``a = [a_i, a_f, a_g, a_o]``; each
-    ``(..., 4H)`` or ``(..., H)``."""
+    """The local derivatives of one `lstm_step`, ``(..., H)`` or ``(..., 4H)``."""
 
-    dc_da: Array       # dc_t/da = [g sigma'(a_i), c_{t-1} sigma'(a_f), i tanh'(a_g), 0]
-    dh_da: Array       # dh_t/da = [dh_dc dc_t/d(a_i, a_f, a_g), tanh(c_t) sigma'(a_o)]
+    dh_dc: Array       # dh_t/dc_t = o tanh'(c_t)
+    gates: Array       # each pre-activation's slope into the output it feeds, gate blocks i, f, g, o:
+                       # [dc_t/da_i, dc_t/da_f, dc_t/da_g, dh_t/da_o]
+                       #   = [g sigma'(a_i), c_{t-1} sigma'(a_f), i tanh'(a_g), tanh(c_t) sigma'(a_o)]
     dc_dc_prev: Array  # dc_t/dc_{t-1} = f
-    dh_dc_prev: Array  # dh_t/dc_{t-1} = dh_dc f,  with dh_dc = dh_t/dc_t = o tanh'(c_t)
 
 
 def lstm_init(key, D, H, kernel_init, recurrent_init):
@@ -264,42 +262,38 @@ def lstm_slopes(state_prev, state, gates) -> LSTMSlopes:
     """The local derivatives of `lstm_step`, by the chain rule on its equations
     (sigma', tanh': IIT Mandi, Introduction to Neural Networks, "Common activation derivatives"):
 
+        dh_t/dc_t      = o tanh'(c_t)                  (h_t = o tanh(c_t))
         dc_t/da_i      = g sigma'(a_i)                  (c_t = f c_{t-1} + i g)
         dc_t/da_f      = c_{t-1} sigma'(a_f)
-        dc_t/da_g      = i tanh'(a_g)                   (dc_t/da_o = 0)
-        dh_t/dc_t      = o tanh'(c_t) =: dh_dc           (h_t = o tanh(c_t))
-        dh_t/da        = dh_dc dc_t/da   for a_i, a_f, a_g;    dh_t/da_o = tanh(c_t) sigma'(a_o)
-        dc_t/dc_{t-1}  = f                               dh_t/dc_{t-1} = dh_dc f
+        dc_t/da_g      = i tanh'(a_g)
+        dh_t/da_o      = tanh(c_t) sigma'(a_o)
+        dc_t/dc_{t-1}  = f
     """
     (_, c_prev), (_, c) = state_prev, state
     i, f, g, o = lstm_gates(gates)
     tanh_c = jnp.tanh(c)
-    dh_dc = o * tanh_slope(tanh_c)
-    dc_da_ifg = [g * sigmoid_slope(i), c_prev * sigmoid_slope(f), i * tanh_slope(g)]
-    return LSTMSlopes(
-        dc_da=jnp.concatenate([*dc_da_ifg, jnp.zeros_like(c)], axis=-1),
-        dh_da=jnp.concatenate([dh_dc * d for d in dc_da_ifg] + [tanh_c * sigmoid_slope(o)], axis=-1),
-        dc_dc_prev=f, dh_dc_prev=dh_dc * f)
+    gate_slopes = jnp.concatenate([g * sigmoid_slope(i), c_prev * sigmoid_slope(f), i * tanh_slope(g),
+                                   tanh_c * sigmoid_slope(o)], axis=-1)
+    return LSTMSlopes(dh_dc=o * tanh_slope(tanh_c), gates=gate_slopes, dc_dc_prev=f)
 
 
 def lstm_step_backward(params, slopes: LSTMSlopes, dstate):
     """One reverse step of BPTT (Werbos 1990) through `lstm_step` (Hochreiter & Schmidhuber
-    1997), given dh = dL/dh_t and dc = dL/dc_t sent back by the later steps and the output,
-    the chain rule through both outputs of the step, with the slopes of `lstm_slopes`:
+    1997), given dh = dL/dh_t and dc = dL/dc_t sent back by the later steps and the output:
 
-        da          = dc * dc_t/da + dh * dh_t/da          (each (N, H) gradient used for all
-                                                             four gate blocks of the (N, 4H) slab)
-        dL/dc_{t-1} = dc * f + dh * dh_dc f                 dL/dh_{t-1} = da W_h^T
+        dc_t     = dc + dh * dh_dc                     both paths into c_t: direct, and via h_t
+        da_i     = dc_t * g sigma'(a_i)                da_f = dc_t * c_{t-1} sigma'(a_f)
+        da_g     = dc_t * i tanh'(a_g)                 da_o = dh * tanh(c_t) sigma'(a_o)
+        dL/dc_{t-1} = dc_t * f                         dL/dh_{t-1} = da W_h^T
         dxw = dhw = da = [da_i, da_f, da_g, da_o]
 
-    Written out per gate, with ``dc_t = dc + dh dh_dc`` (both paths into ``c_t``: direct, and
-    via ``h_t``): ``da_i = dc_t g sigma'(a_i)``, ..., ``da_o = dh tanh(c_t) sigma'(a_o)``,
-    ``dL/dc_{t-1} = dc_t f``.  The constant error carousel: along ``c`` the gradient is only
-    multiplied by ``f``.
+    The constant error carousel: along ``c`` the gradient is only multiplied by ``f``.
     """
     dh, dc = dstate
-    da = jnp.tile(dc, 4) * slopes.dc_da + jnp.tile(dh, 4) * slopes.dh_da
-    return (da @ params["W_h"].T, dc * slopes.dc_dc_prev + dh * slopes.dh_dc_prev), da, da
+    dc_t = dc + dh * slopes.dh_dc
+    s_i, s_f, s_g, s_o = gate_split(slopes.gates, 4)
+    da = jnp.concatenate([dc_t * s_i, dc_t * s_f, dc_t * s_g, dh * s_o], axis=-1)
+    return (da @ params["W_h"].T, dc_t * slopes.dc_dc_prev), da, da
 
 
 # ----------------------------------------------------------------------------- GRU

@@ -64,16 +64,26 @@ def time_major(x: Array, W_x: Array) -> Array:
     return jnp.swapaxes(x, 0, 1)
 
 
+def with_ones(xs: Array) -> Array:
+    """``[x, 1]``: the time-major inputs ``(T, N, D)`` as rows ``(T*N, D + 1)`` with a 1 appended,
+    so that ``[x, 1] [W_x; b] = x W_x + b`` (the bias trick, CS231n "Linear classification")."""
+    T, N, D = xs.shape
+    return jnp.concatenate([xs.reshape(T * N, D), jnp.ones((T * N, 1), xs.dtype)], axis=1)
+
+
 def input_projection(params: dict, xs: Array) -> Array:
     """xw_t = x_t W_x + b for all steps at once: ``xs: (T, N, D) -> (T, N, G*H)``.
 
-    One ``(T*N, D) @ (D, G*H)`` matmul on the time-major inputs: its result is already in
-    the order the loop reads, and its transpose (in jax.grad) is the plain ``xs^T dxw``.
-    An einsum from batch-first ``x`` instead leaves XLA:CPU a transposed ``(T, N, G*H)``
-    copy each way, and a slow ``dW_x`` product (together ~20% of an LSTM training step).
+    One ``[x, 1] @ [W_x; b]`` matmul (`with_ones`) on the time-major inputs, so its result is
+    already in the order the loop reads and its transpose (in jax.grad and in BPTT) is one
+    ``[x, 1]^T dxw`` for ``dW_x`` and ``db`` together.  On XLA:CPU this runs ~2x faster than
+    ``x W_x + b`` (a matmul, then a pass adding ``b``), and an einsum from batch-first ``x``
+    leaves transposed ``(T, N, G*H)`` copies each way and a slow ``dW_x`` product (together
+    ~20% of an LSTM training step on the adding problem: T = 100, D = 2, H = 32, batch 32).
     """
-    T, N, D = xs.shape
-    return (xs.reshape(T * N, D) @ params["W_x"] + params["b"]).reshape(T, N, -1)
+    T, N, _ = xs.shape
+    W_and_b = jnp.concatenate([params["W_x"], params["b"][None]])
+    return (with_ones(xs) @ W_and_b).reshape(T, N, -1)
 
 
 def initial_state(cell: Cell, batch_size: int, hidden: int, dtype) -> tuple[Array, ...]:
@@ -168,7 +178,8 @@ def rnn_backward_from_cache(cell: Cell, params: dict, cache: BPTTCache, dy: Arra
         dW_h = sum_t h_{t-1}^T dhw_t  (and the cell's other recurrent params)
 
     x: (N, T, D); dy: (N, T, H) with return_sequences, else (N, H); dx: (N, T, D).
-    The sums over steps are matmuls over the flattened ``(T*N, .)`` time-major stacks.
+    The sums over steps are matmuls over the flattened ``(T*N, .)`` time-major stacks;
+    ``[dW_x; db] = [x, 1]^T dxw`` is one (`with_ones`).
     """
     T, N, D = cache.xs.shape
     expected = (N, T, hidden) if return_sequences else (N, hidden)
@@ -182,9 +193,9 @@ def rnn_backward_from_cache(cell: Cell, params: dict, cache: BPTTCache, dy: Arra
         dh_out, first_dstate = None, (dy.astype(first_dstate[0].dtype), *first_dstate[1:])
     dxw, dhw = reverse_time_loop(cell, params, cache.slopes, dh_out, first_dstate, clip_grad_norm)
     grads = cell.recurrent_grads(cache.h_prev, dxw if dhw is None else dhw)
-    xs, dxw = cache.xs.reshape(T * N, D), dxw.reshape(T * N, -1)
-    grads["W_x"] = xs.T @ dxw
-    grads["b"] = dxw.sum(0)
+    dxw = dxw.reshape(T * N, -1)
+    dW_and_b = with_ones(cache.xs).T @ dxw
+    grads["W_x"], grads["b"] = dW_and_b[:D], dW_and_b[D]
     dx = jnp.swapaxes((dxw @ params["W_x"].T).reshape(T, N, D), 0, 1)
     return {k: grads[k] for k in params}, dx
 
