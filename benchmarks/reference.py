@@ -6,7 +6,9 @@ The reference is what a careful JAX user writes by hand: params as a tuple of di
 A benchmark supplies only the reference loss ``loss_fn(params, x, y, key) -> scalar``
 (``key`` is the step's dropout key); `fit_against_reference` times the reference, ``fit``
 and ``fit(grad="backprop")`` interleaved (`timing.interleaved_rounds`) from the same params
-on the same data and batch size, and returns the paired speed ratios.
+on the same data and batch size, and returns the paired speed ratios.  With
+``no_shuffle=True`` it also times the floor: the same hand-written scan over the batches in
+their stored order, with no shuffle at all (``fit`` still reshuffles every epoch).
 """
 from __future__ import annotations
 
@@ -51,6 +53,14 @@ def shuffled_batches(x, y, key, batch_size: int) -> tuple[jax.Array, jax.Array]:
             y[order].reshape(n_batches, batch_size, *y.shape[1:]))
 
 
+def batches_in_order(x, y, batch_size: int) -> tuple[jax.Array, jax.Array]:
+    """The first ``n // batch_size`` mini-batches in the stored order, no shuffle: the floor
+    a shuffling loop is held against (a reshape, no copy)."""
+    n_batches = x.shape[0] // batch_size
+    return (x[: n_batches * batch_size].reshape(n_batches, batch_size, *x.shape[1:]),
+            y[: n_batches * batch_size].reshape(n_batches, batch_size, *y.shape[1:]))
+
+
 def step_fn(loss_fn: LossFn, optimizer: optax.GradientTransformation):
     """One training step ``(params, opt_state, x, y, key) -> (params, opt_state, loss)``."""
 
@@ -62,8 +72,9 @@ def step_fn(loss_fn: LossFn, optimizer: optax.GradientTransformation):
     return step
 
 
-def epoch_fn(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int):
-    """One ``jax.jit`` of a ``lax.scan`` of `step_fn` over the epoch's shuffled mini-batches:
+def epoch_fn(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_size: int, shuffle: bool = True):
+    """One ``jax.jit`` of a ``lax.scan`` of `step_fn` over the epoch's shuffled mini-batches
+    (`batches_in_order` when not ``shuffle``):
     ``(params, opt_state, x, y, key) -> (params, opt_state, mean loss)``."""
     step = step_fn(loss_fn, optimizer)
 
@@ -73,7 +84,7 @@ def epoch_fn(loss_fn: LossFn, optimizer: optax.GradientTransformation, batch_siz
             params, opt_state, value = step(params, opt_state, *batch, jax.random.fold_in(key, i))
             return (params, opt_state, i + 1), value
 
-        batches = shuffled_batches(x, y, key, batch_size)
+        batches = shuffled_batches(x, y, key, batch_size) if shuffle else batches_in_order(x, y, batch_size)
         (params, opt_state, _), values = jax.lax.scan(body, (params, opt_state, 0), batches)
         return params, opt_state, values.mean()
 
@@ -119,14 +130,16 @@ def time_fit(model, params, loss: str, optimizer, x, y, batch_size: int, epochs:
 
 
 def fit_against_reference(model, params, loss: str, reference_loss: LossFn, x, y, *, batch_size: int,
-                          epochs: int, rounds: int, step_loop: bool = False) -> dict:
+                          epochs: int, rounds: int, step_loop: bool = False, no_shuffle: bool = False) -> dict:
     """Times per epoch of the reference, ``fit`` and ``fit(grad="backprop")`` (and, with
-    ``step_loop``, the reference's step-per-dispatch loop), optax Adam 1e-3, ``epochs`` epochs
-    per timing, ``rounds`` interleaved rounds after one compiling epoch of each.
+    ``step_loop``, the reference's step-per-dispatch loop; with ``no_shuffle``, the reference
+    scan without any shuffle), optax Adam 1e-3, ``epochs`` epochs per timing, ``rounds``
+    interleaved rounds after one compiling epoch of each.
 
     Returns median milliseconds per epoch (``<name>_ms``), ``speeds`` (the per-round
     reference time / fit time: 1.0 = same speed, > 1 = jaxnn faster), ``backprop_speed``
-    (median reference / backprop) and ``backprop_over_autodiff`` (median backprop / fit).
+    (median reference / backprop), ``backprop_over_autodiff`` (median backprop / fit) and,
+    with ``no_shuffle``, ``floor_speeds`` (the per-round no-shuffle time / fit time).
     """
     optimizer = optax.adam(1e-3)
     epoch = epoch_fn(reference_loss, optimizer, batch_size)
@@ -138,10 +151,14 @@ def fit_against_reference(model, params, loss: str, reference_loss: LossFn, x, y
     if step_loop:
         step = jax.jit(step_fn(reference_loss, optimizer), donate_argnums=(0, 1))
         runs["step_loop"] = lambda n: time_step_loop(step, params, optimizer, x, y, batch_size, n)
+    if no_shuffle:
+        in_order = epoch_fn(reference_loss, optimizer, batch_size, shuffle=False)
+        runs["no_shuffle"] = lambda n: time_reference(in_order, params, optimizer, x, y, n)
     for run in runs.values():
         run(1)  # compile
     times = interleaved_rounds({name: lambda run=run: run(epochs) / epochs for name, run in runs.items()}, rounds)
-    return {**{f"{name}_ms": 1e3 * statistics.median(t) for name, t in times.items()},
+    floor = {"floor_speeds": paired_ratios(times["no_shuffle"], times["fit"])} if no_shuffle else {}
+    return {**{f"{name}_ms": 1e3 * statistics.median(t) for name, t in times.items()}, **floor,
             "speeds": paired_ratios(times["reference"], times["fit"]),
             "backprop_speed": median_ratio(times["reference"], times["backprop"]),
             "backprop_over_autodiff": median_ratio(times["backprop"], times["fit"])}

@@ -75,6 +75,14 @@ def test_shuffled_batches_drop_the_last_partial_batch_and_keep_pairs_together():
     np.testing.assert_array_equal(xs[..., 0], ys)
 
 
+def test_batches_in_order_are_the_first_full_batches_unshuffled():
+    """The no-shuffle floor bench_fit holds fit against."""
+    x = jnp.arange(10.0)[:, None] * jnp.ones((1, 3))
+    xs, ys = reference.batches_in_order(x, jnp.arange(10), 4)
+    np.testing.assert_array_equal(ys, [[0, 1, 2, 3], [4, 5, 6, 7]])
+    np.testing.assert_array_equal(xs[..., 0], ys)
+
+
 def test_reference_epoch_trains():
     x, y = reference.random_data(256, (4,), y_shape=(1,))
     y = x @ jnp.array([[1.0], [-2.0], [0.5], [3.0]], dtype=x.dtype)
