@@ -30,10 +30,11 @@ gates, ``c_t``, ``h_{t-1}``).  So each cell splits its backward in two:
   products of the carried gradients with the slopes and the one matmul
   ``dh_{t-1} = dhw_t W_h^T``.
 
-On XLA:CPU a loop step this small costs about one microsecond per kernel it launches,
-whatever the kernel does, so the loops keep few: BPTT's forward loop stacks only what
-``keep`` picks (the LSTM: its gates and ``c_t``; ``restore`` recomputes ``h_t`` from them
-for all steps at once after the loop).
+A loop step this small is mostly launch cost on XLA:CPU: each kernel of the step (a
+fusion, a matmul, a write into a stacked output) costs a few tenths of a microsecond
+before it does any arithmetic, as much as an ``(N, H)`` elementwise kernel's work.  So
+BPTT's forward loop stacks only what ``keep`` picks (the LSTM: its gates and ``c_t``;
+``restore`` recomputes ``h_t`` from them for all steps at once after the loop).
 
 The slopes are named after the derivatives they are, ``dh_dc = dh_t/dc_t`` and so on, and
 built from the two activation derivatives of the course notes (IIT Mandi, Introduction
@@ -174,11 +175,11 @@ def tanh_step_backward(params, dh_da, dstate):
 class LSTMSlopes(NamedTuple):
     """The local derivatives of one `lstm_step`, ``(..., H)`` or ``(..., 4H)``."""
 
-    dh_dc: Array       # dh_t/dc_t = o tanh'(c_t)
-    gates: Array       # each pre-activation's slope into the output it feeds, gate blocks i, f, g, o:
-                       # [dc_t/da_i, dc_t/da_f, dc_t/da_g, dh_t/da_o]
-                       #   = [g sigma'(a_i), c_{t-1} sigma'(a_f), i tanh'(a_g), tanh(c_t) sigma'(a_o)]
-    dc_dc_prev: Array  # dc_t/dc_{t-1} = f
+    dh_dc: Array        # dh_t/dc_t = o tanh'(c_t)
+    gate_slopes: Array  # each pre-activation's slope into the output it feeds, blocks i, f, g, o:
+                        # [dc_t/da_i, dc_t/da_f, dc_t/da_g, dh_t/da_o]
+                        #   = [g sigma'(a_i), c_{t-1} sigma'(a_f), i tanh'(a_g), tanh(c_t) sigma'(a_o)]
+    dc_dc_prev: Array   # dc_t/dc_{t-1} = f
 
 
 def lstm_init(key, D, H, kernel_init, recurrent_init):
@@ -274,7 +275,7 @@ def lstm_slopes(state_prev, state, gates) -> LSTMSlopes:
     tanh_c = jnp.tanh(c)
     gate_slopes = jnp.concatenate([g * sigmoid_slope(i), c_prev * sigmoid_slope(f), i * tanh_slope(g),
                                    tanh_c * sigmoid_slope(o)], axis=-1)
-    return LSTMSlopes(dh_dc=o * tanh_slope(tanh_c), gates=gate_slopes, dc_dc_prev=f)
+    return LSTMSlopes(dh_dc=o * tanh_slope(tanh_c), gate_slopes=gate_slopes, dc_dc_prev=f)
 
 
 def lstm_step_backward(params, slopes: LSTMSlopes, dstate):
@@ -291,7 +292,7 @@ def lstm_step_backward(params, slopes: LSTMSlopes, dstate):
     """
     dh, dc = dstate
     dc_t = dc + dh * slopes.dh_dc
-    s_i, s_f, s_g, s_o = gate_split(slopes.gates, 4)
+    s_i, s_f, s_g, s_o = gate_split(slopes.gate_slopes, 4)
     da = jnp.concatenate([dc_t * s_i, dc_t * s_f, dc_t * s_g, dh * s_o], axis=-1)
     return (da @ params["W_h"].T, dc_t * slopes.dc_dc_prev), da, da
 

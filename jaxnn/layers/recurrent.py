@@ -7,10 +7,11 @@ the halves of its backward) are in `jaxnn.layers.cells`.
 Forward (``apply``): a ``lax.scan`` over time of the cell's step.  Backward:
 backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
 
-1. the forward loop, stacking every step's states ``h_t`` (and ``c_t``) and gates; from
-   them the local derivatives (the cell's ``slopes``) for all ``T`` steps at once.  This is
-   the layer's ``forward``, whose cache (`BPTTCache`) the backward of
-   `jaxnn.backprop.value_and_grad` starts from; ``backward(params, x, dy)`` runs it first;
+1. the forward loop, stacking what the cell keeps of every step (the LSTM: ``c_t`` and its
+   gates; ``h_t`` is rebuilt from them after the loop); from the states and gates the local
+   derivatives (the cell's ``slopes``) for all ``T`` steps at once.  This is the layer's
+   ``forward``, whose cache (`BPTTCache`) the backward of `jaxnn.backprop.value_and_grad`
+   starts from; ``backward(params, x, dy)`` runs it first;
 2. a reverse ``lax.scan`` that carries ``dL/dh`` (and ``dL/dc``), adds each step's output
    gradient and turns it into ``dL/dxw_t``, ``dL/dhw_t`` and the previous step's ``dL/dh``:
    the only sequential part, one matmul ``dh_{t-1} = dhw_t W_h^T`` per step;
@@ -21,6 +22,11 @@ backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
 
    instead of ``T`` small matmuls accumulated in the loop (what ``jax.grad`` of the scan
    does for ``W_h``).
+
+Everything outside the loops works on time-major ``(T, N, .)`` arrays, flattened to
+``(T*N, .)`` rows for the matmuls.  Speed notes (XLA:CPU, the adding problem T = 100,
+D = 2, H = 32, batch 32): unrolling the loops (``lax.scan(..., unroll=k)``) made a training
+step 1.1-1.8x slower for k = 2, 4, on both gradient paths, so the loops are not unrolled.
 """
 from __future__ import annotations
 
