@@ -15,12 +15,14 @@ The final params agree (the table gives the largest difference, float32 round-of
 What the speed-up is made of, on a CPU (measured on 2 shared cores, jax 0.10.2, CPU time):
 XLA:CPU already runs one member's 32x64 @ 64x64 matmuls near the cores' peak, so one
 vmapped epoch of the 8 members (~6 ms) costs about what 8 single-member epochs cost (~0.9 ms
-each inside ``fit``, its sort-based shuffle included): the batched program is only ~1.2x
+each inside ``fit``, its shuffle included): the batched program is only ~1.2x
 cheaper per member.  The rest of the gain is the host work one program removes: 8 calls'
 data checks and set-up (~2 ms each, more for numpy inputs) and 80 per-epoch syncs instead
-of 10.  Measured here: 1.5-1.6x (goal not met on this CPU).  On an accelerator, where one
-small member leaves the device mostly idle, the batched program should gain more (not
-measured here).
+of 10.  Measured here: 1.5-1.6x with the sort-based ``jax.random.permutation`` shuffle;
+1.65-1.9x wall, 1.7-2.0x CPU time with `jaxnn.shuffle`'s (issue 13; two 9-round runs
+under load 5-10, where the sort-based one read 1.5x wall and 1.4x CPU time).  The goal is
+not met on this CPU.  On an accelerator, where one small member leaves the device mostly
+idle, the batched program should gain more (not measured here).
 
     python benchmarks/bench_ensemble.py [--rounds 15] [--quick]
 """
