@@ -20,9 +20,15 @@ hits all alike.  Speed = reference time / fit time of the same round (1.0 = same
 quartiles: on a shared 2-core machine single epochs move by +-10%, and pairing cancels most
 of it.  The step-loop column times the reference's step jitted alone and called once per
 batch from Python.  That is not the design jaxnn follows (the epoch is its unit of
-compilation); it is timed beside it because XLA:CPU runs some convolutions far slower
-inside a loop body (jax-ml/jax#12868), which this loop avoids.  The last column compares
-inference: ``model.apply`` against the reference's forward.
+compilation); it is timed beside it because XLA:CPU runs the swapped-layout convolutions
+that ``jax.grad`` derives from ``lax.conv_general_dilated``, and the ``select_and_scatter_add``
+it derives from ``reduce_window`` max, far slower inside a loop body (jax-ml/jax#12868),
+which this loop avoids.  The reference keeps those plain derivatives, as a JAX user writes
+it; jaxnn's ``conv2d`` and ``max_pool`` take their derivatives from JAX's derivative of
+an im2col matmul and of a first-maximum selection instead (`jaxnn.layers.conv.conv_forward`,
+`jaxnn.layers.pool.max_pool_forward`), so ``fit`` runs several times faster than the reference
+on the CNN.  The last column compares inference: ``model.apply`` against the reference's
+forward.
 
     python benchmarks/bench_architectures.py [--rounds 15] [--quick]
 """
