@@ -105,7 +105,7 @@ def _expecting(model: Layer, in_shape: tuple[int, ...], what: str, layout: str, 
                              f"{_channels_last_hint(tuple(got_shape))}")
         return model.init(key, got_shape)
 
-    return Layer(init_fn, model.apply, model.backward)
+    return model._replace(init=init_fn)  # keeps the optional forward/backward_from_cache pair
 
 
 # ----------------------------------------------------------------------------- MLP
@@ -183,7 +183,7 @@ def cnn(conv_features: Sequence[int] = (32, 64), n_outputs: int = 10, *,
             raise ValueError(f"cnn expects images (N, H, W, C){_channels_last_hint(in_shape)}")
         return model.init(key, in_shape)
 
-    return Layer(init_fn, model.apply, model.backward)
+    return model._replace(init=init_fn)  # keeps the optional forward/backward_from_cache pair
 
 
 # ----------------------------------------------------------------------------- RNN
