@@ -126,6 +126,24 @@ def test_neighbouring_examples_share_a_batch_at_the_uniform_rate(n):
         assert abs(same - rate) < 4 * np.sqrt(rate * (1 - rate) / pairs), (d, same / rate)
 
 
+def test_every_pair_shares_a_batch_at_the_uniform_rate():
+    """Second order, what mini-batch SGD sees: over 5,000 keys each of the 19,900 pairs of
+    n = 200 examples shares a batch of 20 at the rate (B - 1) / (n - 1); the pairs' z-scores
+    spread like standard normals (jax.random.permutation gives 1.00 here), with no trend by
+    the pair's index distance (pairs that differ in low bits, high bits or both)."""
+    n, batch_size, keys = 200, 20, 5000
+    batch = permutations(n, keys=keys, seed=6) // batch_size
+    together = sum((batch == b).T.astype(np.float32) @ (batch == b).astype(np.float32)
+                   for b in range(n // batch_size))
+    rate = (batch_size - 1) / (n - 1)
+    first, second = np.triu_indices(n, 1)
+    z = (together[first, second] - keys * rate) / np.sqrt(keys * rate * (1 - rate))
+    assert 0.93 < z.std() < 1.07, z.std()  # (their mean is 0 by construction: every batch holds B(B-1)/2 pairs)
+    for distance in (1, 2, 4, 8, 16, 32, 64, 128):
+        near = z[second - first == distance]
+        assert abs(near.mean()) < 4 / np.sqrt(near.size), (distance, near.mean())
+
+
 def parity(p: np.ndarray) -> int:
     """0 for an even permutation, 1 for an odd one (n minus the number of cycles, mod 2)."""
     p = p.tolist()
