@@ -19,13 +19,14 @@ Figures: ``decision_boundaries.png`` (moons and circles, three models) and
 ``bias_origin.png`` (the blobs, with and without biases, the origin marked).
 
 Verdict: reproduced when the collapse holds to ``COLLAPSE_TOLERANCE``; the deep linear net
-is within ``SAME_AS_LOGISTIC_MARGIN`` of logistic regression on moons, no better than it by
-more than that on either set, and never below its training loss; both linear models are at
+is within ``SAME_AS_LOGISTIC_MARGIN`` of logistic regression on moons, no better than chance
+on circles (``CIRCLES_CHANCE_CEILING``), and never below its training loss; both linear models are at
 least ``NONLINEAR_GAP`` below the ReLU net, which reaches ``RELU_TARGET_ACCURACY``; and the
 bias-free models stay at or below ``NO_BIAS_MAX_ACCURACY`` with a logit of exactly 0 at the
-origin while the models with biases reach ``WITH_BIAS_TARGET_ACCURACY``.  On circles only
-"no better" is judged: every line cuts both rings about in half, the optimum is close to
-``W = 0``, and which near-useless line a fit ends on is arbitrary (accuracy ~50% +- 10%).
+origin while the models with biases reach ``WITH_BIAS_TARGET_ACCURACY``.  On circles the
+two linear models are not compared with each other: every line cuts both rings about in
+half, the optimum is close to ``W = 0``, and which near-useless line a fit ends on is
+arbitrary (accuracy ~50% +- 10%); the training loss says they are the same model.
 
     python experiments/linear_collapse.py [--quick] [--seed 0] [--out runs/linear_collapse]
 """
@@ -61,8 +62,12 @@ from jaxnn import datasets, layers, linear, losses, models, optim, train  # noqa
 COLLAPSE_TOLERANCE = 1e-10
 # On two moons the best line is well defined, and the deep linear net, a linear classifier
 # trained by Adam, finds it as logistic regression does: test accuracies agree to a few
-# points.  On both sets it must do no better than logistic regression by more than that.
+# points.
 SAME_AS_LOGISTIC_MARGIN = 0.03
+# On circles every line cuts both rings about in half: which near-useless line a fit ends
+# on is arbitrary (test accuracy 50% +- 10% across seeds and shuffle orders), so the claim
+# judged there is that no linear model, deep or not, gets past chance by more than that.
+CIRCLES_CHANCE_CEILING = 0.60
 # No linear map fits the training points better than logistic regression's optimum
 # (Newton to a gradient norm of 1e-10): the deep linear net's training loss may undercut
 # it by float64 round-off at most.
@@ -329,8 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     moons = compared["two moons"]
     worst_collapse = max(compared[s]["collapse_max_abs_difference"] for s in shapes)
     moons_margin = abs(moons["deep_linear_test_accuracy"] - moons["logistic_test_accuracy"])
-    deep_advantage = max(compared[s]["deep_linear_test_accuracy"] - compared[s]["logistic_test_accuracy"]
-                         for s in shapes)
+    circles_best_linear = max(compared["circles"]["deep_linear_test_accuracy"],
+                              compared["circles"]["logistic_test_accuracy"])
     loss_advantage = min(compared[s]["deep_linear_train_loss"] - compared[s]["logistic_train_loss"] for s in shapes)
     smallest_gap = min(compared[s]["relu_test_accuracy"] - max(compared[s]["deep_linear_test_accuracy"],
                                                                compared[s]["logistic_test_accuracy"])
@@ -347,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
               COLLAPSE_TOLERANCE),
         check("two moons: |deep linear - logistic regression| test accuracy (fraction)", moons_margin, "<=",
               SAME_AS_LOGISTIC_MARGIN),
-        check("deep linear minus logistic regression test accuracy, larger of moons and circles (fraction)",
-              deep_advantage, "<=", SAME_AS_LOGISTIC_MARGIN),
+        check("circles: best linear test accuracy, deep linear or logistic regression (fraction)",
+              circles_best_linear, "<=", CIRCLES_CHANCE_CEILING),
         check("deep linear minus logistic regression training loss, smaller of moons and circles (nats)",
               loss_advantage, ">=", -LOSS_ROUND_OFF),
         check("ReLU minus best linear test accuracy (fraction)", smallest_gap, ">=", NONLINEAR_GAP),
