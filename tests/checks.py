@@ -5,6 +5,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 
 def assert_trees_close(actual, expected, *, rtol=1e-8, atol=1e-12, what="tree"):
@@ -92,3 +93,14 @@ def assert_backward_matches_vjp_jit(*cases, seed=0):
         assert_trees_close(actual[0], expected[0], what=f"case {i} dparams")
         assert_trees_close(actual[1], expected[1], what=f"case {i} dx")
     return [actual for _, actual in results]
+
+
+def optimizer_trajectory(opt, params, grads):
+    """Params after each of an optimizer's steps on a stream of gradients (leading axis =
+    step), as one ``lax.scan`` (trace it under ``jax.jit``)."""
+    def step(carry, g):
+        p, state = carry
+        updates, state = opt.update(g, state, p)
+        p = optax.apply_updates(p, updates)
+        return (p, state), p
+    return jax.lax.scan(step, (params, opt.init(params)), grads)[1]

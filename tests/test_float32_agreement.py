@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from checks import assert_trees_close
+from checks import assert_trees_close, optimizer_trajectory
 
 from jaxnn import backprop, layers, models, optim
 
@@ -100,17 +100,8 @@ def test_optimizers_match_optax_in_float32(name):
     params = {"W": float32((4, 3), 5), "b": float32((3,), 6)}
     grads = {"W": float32((30, 4, 3), 7, 0.1), "b": float32((30, 3), 8, 0.1)}
 
-    @jax.jit
-    def trajectory(params, grads):
-        def run(opt):
-            def step(carry, g):
-                p, state = carry
-                updates, state = opt.update(g, state, p)
-                p = optax.apply_updates(p, updates)
-                return (p, state), p
-            return jax.lax.scan(step, (params, opt.init(params)), grads)[1]
-        return run(ours), run(theirs)
-
-    actual, expected = trajectory(params, grads)
+    trajectories = jax.jit(lambda params, grads: (optimizer_trajectory(ours, params, grads),
+                                                  optimizer_trajectory(theirs, params, grads)))
+    actual, expected = trajectories(params, grads)
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree_util.tree_leaves(actual))
     assert_trees_close(actual, expected, rtol=RTOL, atol=ATOL, what=f"{name} on {DEVICE.platform}")

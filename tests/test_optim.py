@@ -13,7 +13,7 @@ import numpy as np
 import optax
 import pytest
 
-from checks import assert_trees_close
+from checks import assert_trees_close, optimizer_trajectory
 from jaxnn import optim
 
 STEPS = 100
@@ -56,20 +56,11 @@ GRADS = make_grad_stream()
 FAST_COMPILE = {"xla_backend_optimization_level": 0}
 
 
-def _scan_trajectory(opt, params, grads):
-    def step(carry, g):
-        p, state = carry
-        updates, state = opt.update(g, state, p)
-        p = optax.apply_updates(p, updates)
-        return (p, state), p
-    return jax.lax.scan(step, (params, opt.init(params)), grads)[1]
-
-
 def trajectories(opts: dict, params=PARAMS, grads=GRADS) -> dict:
     """Params after every step (leading axis = step) for each optimizer, one jit for all
     (one compile of many scans is ~3x faster than one compile per optimizer)."""
     def run_all(params, grads):
-        return {name: _scan_trajectory(opt, params, grads) for name, opt in opts.items()}
+        return {name: optimizer_trajectory(opt, params, grads) for name, opt in opts.items()}
     return jax.jit(run_all, compiler_options=FAST_COMPILE)(params, grads)
 
 
@@ -420,7 +411,7 @@ def test_skip_nonfinite_skips_bad_steps_and_counts_them():
             p = optim.apply_updates(p, updates)
             return (p, state), (p, state)
         _, (ps, states) = jax.lax.scan(step, (params, guarded.init(params)), grads)
-        return ps, states, _scan_trajectory(plain, params, clean_grads)
+        return ps, states, optimizer_trajectory(plain, params, clean_grads)
 
     clean_grads = jax.tree.map(lambda x: x[good], grads)
     ps, states, clean = jax.tree.map(np.asarray, jax.jit(run, compiler_options=FAST_COMPILE)(
