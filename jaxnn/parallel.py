@@ -22,9 +22,10 @@ Python loop over devices or a ``pmap``.
   partial sums are added in another order), are those of a one-device run.  Dropout masks
   are too: with ``jax_threefry_partitionable`` (JAX's default since 0.5) random bits drawn
   for a sharded shape are the bits of the unsharded draw, each device computing its slice.
-* **Where the dataset lives** (`place_dataset`): replicated on every device, each device
-  gathering its own rows of the global batch with its own slice of the batch's indices;
-  no communication per step for the data, memory ``N x`` the dataset.  The alternative,
+* **Where the dataset lives** (`place_dataset`): replicated on every device; each device
+  lays out the epoch's shuffled copy itself (the same permutation everywhere, a scatter
+  once per epoch) and each step reads its own rows of the global batch; no communication
+  for the data, memory ``N x`` the dataset.  The alternative,
   the dataset sharded over the devices (memory ``1 x``), compiles to an all-gather of the
   batch's indices and an all-reduce of the gathered global batch (``batch_size x``
   features) at every step, as much traffic as the gradients of a small MLP;
