@@ -34,6 +34,7 @@ see `fit`'s docstring.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import socket
@@ -137,10 +138,8 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
     """``sig`` to the process group ``proc`` leads (start_new_session): its children too,
     and those left behind by a leader that has exited already (the kernel keeps the group's
     id from being reused while any of them lives)."""
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is empty
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):  # the group is empty
-        pass
 
 
 def _terminate(procs: Sequence[subprocess.Popen], grace: float) -> None:

@@ -169,10 +169,9 @@ def with_spec(obj: Any, spec: Spec) -> Any:
         obj = _carrier(_base_type(type(obj)))(*obj)
     elif "<locals>" not in getattr(obj, "__qualname__", ""):
         return obj
-    try:
-        obj.__dict__[_RECORD] = (spec, id(obj))
-    except (AttributeError, TypeError):
-        pass
+    attributes = getattr(obj, "__dict__", None)
+    if isinstance(attributes, dict):  # else no room for a record: the object keys by identity
+        attributes[_RECORD] = (spec, id(obj))
     return obj
 
 

@@ -71,28 +71,38 @@ def build(layer, in_shape, seed=0, scale=1.0):
     return traced["out_shape"], gaussian_like(structure, seed, scale)
 
 
-def assert_backward_matches_vjp_jit(*cases, seed=0):
+def _hand_backward(layer, params, x):
+    """``(None, pullback)``: the layer's hand-written ``backward`` as a pullback."""
+    return None, lambda dy: layer.backward(params, x, dy)
+
+
+def assert_backward_matches_vjp_jit(*cases, seed=0, hand_vjp=_hand_backward):
     """`assert_backward_matches_vjp` for several ``(layer, params, x)`` compiled as one program.
 
     Same comparison (hand-written backward vs ``jax.vjp`` of apply, rtol 1e-8) with a NumPy
-    ``dy``; compiling each small case separately would dominate the run time.
+    ``dy``; compiling each small case separately would dominate the run time.  ``hand_vjp(layer,
+    params, x) -> (y or None, pullback)`` is the path under test (default: ``layer.backward``;
+    ``layers.base.vjp`` for the forward-with-cache path, whose ``y`` is compared with apply's too).
     Returns every case's ``(dparams, dx)``.
     """
     dys = [gaussian(jax.eval_shape(layer.apply, p, x).shape, seed + i) for i, (layer, p, x) in enumerate(cases)]
 
     @jax.jit
-    def vjp_and_backward(params, xs, dys):
+    def vjp_and_hand(params, xs, dys):
         results = []
         for (layer, _, _), p, x, dy in zip(cases, params, xs, dys):
-            _, vjp = jax.vjp(lambda p_, x_, layer=layer: layer.apply(p_, x_), p, x)
-            results.append((vjp(dy), layer.backward(p, x, dy)))
+            y, vjp = jax.vjp(lambda p_, x_, layer=layer: layer.apply(p_, x_), p, x)
+            y_hand, pullback = hand_vjp(layer, p, x)
+            results.append(((y, vjp(dy)), (y_hand, pullback(dy))))
         return results
 
-    results = vjp_and_backward([c[1] for c in cases], [c[2] for c in cases], dys)
-    for i, (expected, actual) in enumerate(results):
+    results = vjp_and_hand([c[1] for c in cases], [c[2] for c in cases], dys)
+    for i, ((y, expected), (y_hand, actual)) in enumerate(results):
+        if y_hand is not None:
+            assert_trees_close(y_hand, y, what=f"case {i} y")
         assert_trees_close(actual[0], expected[0], what=f"case {i} dparams")
         assert_trees_close(actual[1], expected[1], what=f"case {i} dx")
-    return [actual for _, actual in results]
+    return [actual for _, (_, actual) in results]
 
 
 def optimizer_trajectory(opt, params, grads):

@@ -284,25 +284,6 @@ def test_many_to_many_rnn_with_time_distributed_readout():
 
 # ----------------------------------------------------------------------------- forward with a cache
 
-def assert_cache_path_matches_vjp(*cases, seed=0):
-    """``base.vjp`` (``forward``, then ``backward_from_cache``: the path
-    ``backprop.value_and_grad`` takes) against ``jax.vjp`` of ``apply``, float64, rtol 1e-8;
-    its ``y`` against ``apply``'s.  All cases compiled as one program."""
-    dys = [gaussian(jax.eval_shape(layer.apply, p, x).shape, seed + i) for i, (layer, p, x) in enumerate(cases)]
-
-    @jax.jit
-    def both(params, xs, dys):
-        results = []
-        for (layer, _, _), p, x, dy in zip(cases, params, xs, dys):
-            y, pullback = jax.vjp(lambda p_, x_, layer=layer: layer.apply(p_, x_), p, x)
-            y_hand, pullback_hand = vjp(layer, p, x)
-            results.append(((y, pullback(dy)), (y_hand, pullback_hand(dy))))
-        return results
-
-    for i, (expected, actual) in enumerate(both([c[1] for c in cases], [c[2] for c in cases], dys)):
-        assert_trees_close(actual, expected, what=f"case {i} (y, (dparams, dx))")
-
-
 def test_rnn_forward_cache_path_matches_vjp():
     """Every cell, last state and sequences; a stack, bidirectional (concat: last state and
     sequences, sum), time_distributed readout, and an rnn inside a residual block."""
@@ -319,7 +300,7 @@ def test_rnn_forward_cache_path_matches_vjp():
                   serial(bidirectional(rnn(H, "gru", True)), time_distributed(dense(2))),
                   residual(rnn(D, "lstm", return_sequences=True))):
         cases.append((model, build(model, (6, D))[1], sequence(2, 6)))
-    assert_cache_path_matches_vjp(*cases)
+    assert_backward_matches_vjp_jit(*cases, hand_vjp=vjp)  # forward, then backward_from_cache
 
 
 def test_cache_path_with_clipping_equals_backward():
