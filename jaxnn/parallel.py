@@ -131,7 +131,8 @@ def replicate(tree: Any, mesh: Mesh | None) -> Any:
 
 def place_dataset(tree: Any, mesh: Mesh | None) -> Any:
     """Where `fit` keeps the training (and validation) arrays: replicated, so that each
-    device gathers its rows of every global batch locally (see the module docstring).
+    device lays out the epoch's shuffled copy and reads its rows of every global batch
+    locally (see the module docstring).
     Across processes each holding a shard, ``jax.make_array_from_process_local_data``
     builds the global array instead; the compiled epoch accepts either sharding."""
     return replicate(tree, mesh)
