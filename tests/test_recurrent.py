@@ -1,5 +1,6 @@
 """Recurrent layers: hand-written BPTT against jax.vjp, finite differences and PyTorch."""
 import jax
+import jax.extend
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -25,12 +26,14 @@ def sequence(n, t, d=D, seed=7):
 
 # ----------------------------------------------------------------------------- BPTT == VJP
 
+@pytest.mark.parametrize("step_vjp", [True, False], ids=["step_vjp", "plain_scan"])
 @pytest.mark.parametrize("cell", sorted(CELLS))
-def test_backward_matches_vjp(cell):
-    """Per cell: last state and full sequence; (N, T) = (3, 17) and (1, 1)."""
+def test_backward_matches_vjp(cell, step_vjp):
+    """Per cell: last state and full sequence; (N, T) = (3, 17) and (1, 1); the oracle is
+    jax.vjp of ``apply`` through `time_loop`'s VJP and through the plain ``lax.scan``."""
     cases = []
     for return_sequences in (False, True):
-        layer = rnn(H, cell, return_sequences=return_sequences)
+        layer = rnn(H, cell, return_sequences=return_sequences, step_vjp=step_vjp)
         for n, t in [(3, 17), (1, 1)]:
             out_shape, params = build(layer, (t, D))
             assert out_shape == ((t, H) if return_sequences else (H,))
@@ -332,6 +335,83 @@ def test_backprop_runs_the_time_loop_once_forward_once_backward():
     assert_trees_close(hand, auto)
 
 
+# ----------------------------------------------------------------------------- the autodiff path
+
+def plain_twin(layer_with_step_vjp):
+    """``hand_vjp`` for `assert_backward_matches_vjp_jit`: jax.vjp through `time_loop`'s VJP,
+    while the case's own layer is the plain-scan one (the oracle)."""
+    def pullback(layer, params, x):
+        return jax.vjp(lambda p, x_: layer_with_step_vjp[id(layer)].apply(p, x_), params, x)
+    return pullback
+
+
+def test_step_vjp_equals_jax_grad_of_the_plain_scan():
+    """`time_loop`'s VJP (jax.vjp of one step, matmuls outside the loops) against JAX's own
+    derivative of the ``lax.scan``, float64, every cell, last state and sequences, and
+    inside bidirectional and stacked layers; values, dparams and dx."""
+    pairs = []
+    for cell in sorted(CELLS):
+        for return_sequences in (False, True):
+            pairs.append([rnn(H, cell, return_sequences, step_vjp=flag) for flag in (True, False)])
+    pairs.append([bidirectional(rnn(H, "lstm", True, step_vjp=flag), rnn(3, "gru", True, step_vjp=flag))
+                  for flag in (True, False)])
+    pairs.append([serial(rnn(6, "gru", True, step_vjp=flag), rnn(H, "lstm", step_vjp=flag), dense(2))
+                  for flag in (True, False)])
+    fast_of = {id(plain): fast for fast, plain in pairs}
+    cases = [(plain, build(plain, (9, D), seed=i)[1], sequence(3, 9, seed=i)) for i, (_, plain) in enumerate(pairs)]
+    assert_backward_matches_vjp_jit(*cases, hand_vjp=plain_twin(fast_of))
+
+
+def dot_counts_per_loop(fn, *args):
+    """How many matmuls (``dot_general``) each ``lax.scan`` body of ``fn``'s jaxpr runs."""
+    counts = []
+
+    def walk(jaxpr):
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "scan":
+                body = eqn.params["jaxpr"].jaxpr
+                counts.append(sum(e.primitive.name == "dot_general" for e in body.eqns))
+            for sub in jax.extend.core.jaxprs_in_params(eqn.params):
+                walk(sub)
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr)
+    return counts
+
+
+@pytest.mark.parametrize("cell", sorted(CELLS))
+def test_step_vjp_keeps_weight_gradients_out_of_the_loop(cell):
+    """jax.grad through `time_loop`: one matmul per step in each loop (h_{t-1} W_h forward,
+    dhw_t W_h^T backward); JAX's derivative of the plain scan adds h_{t-1}^T dhw_t in its
+    reverse loop."""
+    x = sequence(2, 5)
+
+    def grad_loops(step_vjp):
+        layer = rnn(H, cell, step_vjp=step_vjp)
+        _, params = build(layer, (5, D))
+        return dot_counts_per_loop(jax.grad(lambda p: layer.apply(p, x).sum()), params)
+
+    assert grad_loops(True) == [1, 1]
+    assert sorted(grad_loops(False)) == [1, 2]
+
+
+def test_step_vjp_second_order_and_forward_mode():
+    """jax.hessian (forward over reverse) through `time_loop` equals the plain scan's;
+    forward mode alone (jax.jvp) is a TypeError there and works with step_vjp=False."""
+    x = sequence(2, 4, d=2)
+    fast, plain = (rnn(2, "lstm", step_vjp=flag) for flag in (True, False))
+    _, params = build(plain, (4, 2))
+
+    def loss_of(layer):
+        return lambda W_h: jnp.sum(layer.apply({**params, "W_h": W_h}, x) ** 2)
+
+    assert_trees_close(jax.hessian(loss_of(fast))(params["W_h"]), jax.hessian(loss_of(plain))(params["W_h"]))
+    tangent = gaussian(params["W_h"].shape, 3)
+    with pytest.raises(TypeError, match="forward-mode"):
+        jax.jvp(loss_of(fast), (params["W_h"],), (tangent,))
+    _, directional = jax.jvp(loss_of(plain), (params["W_h"],), (tangent,))
+    assert_trees_close(directional, jnp.vdot(jax.grad(loss_of(fast))(params["W_h"]), tangent))
+
+
 # ----------------------------------------------------------------------------- errors
 
 def test_errors_name_the_expected_layout():
@@ -353,6 +433,8 @@ def test_errors_name_the_expected_layout():
         layer.backward(params, jnp.zeros((2, 5, D)), jnp.zeros((2, 5, H)))
     with pytest.raises(ValueError, match="clip_grad_norm"):
         rnn(H, clip_grad_norm=0.0)
+    with pytest.raises(ValueError, match="step_vjp must be True or False, got 'yes'"):
+        rnn(H, step_vjp="yes")
     with pytest.raises(ValueError, match=r"unknown merge 'max'"):
         bidirectional(layer, merge="max")
     with pytest.raises(ValueError, match=r"\(N, T, \*features\)"):

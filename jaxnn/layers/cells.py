@@ -72,6 +72,11 @@ class Cell(NamedTuple):
     ``step(params, state, xw_t) -> (state_t, extras_t)``     state: tuple of (N, H) arrays;
         ``xw_t = x_t W_x + b``; ``extras_t``: the step's other intermediate values the
         backward needs (the gates)
+    ``step_from_projections(params, state, xw_t, hw_t) -> (state_t, extras_t)``
+        ``step`` given ``hw_t = h_{t-1} W_h`` too: the step without its matmuls, which the
+        layer's autodiff path differentiates one step at a time (`jaxnn.layers.recurrent`)
+    ``projections_summed``: True when the step starts with ``a_t = xw_t + hw_t`` (tanh,
+        LSTM), so that ``dL/dhw_t = dL/dxw_t``
     ``slopes(state_prev, state, extras) -> slopes``          local derivatives; any leading
         axes, so the forward loop stacks states and extras and this runs on all T at once
     ``step_backward(params, slopes_t, dstate_t) -> (dstate_{t-1}, dxw_t, dhw_t)``
@@ -88,6 +93,8 @@ class Cell(NamedTuple):
     init: Callable
     reference_step: Callable
     step: Callable
+    step_from_projections: Callable
+    projections_summed: bool
     slopes: Callable
     step_backward: Callable
     recurrent_grads: Callable
@@ -144,11 +151,15 @@ def tanh_reference_step(params, state, x_t):
     return (jnp.tanh(x_t @ params["W_x"] + h_prev @ params["W_h"] + params["b"]),)
 
 
+def tanh_step_from_projections(params, state, xw_t, hw_t):
+    """h_t = tanh(xw_t + hw_t), given both projections ``xw_t = x_t W_x + b`` and
+    ``hw_t = h_{t-1} W_h``."""
+    return (jnp.tanh(xw_t + hw_t),), ()
+
+
 def tanh_step(params, state, xw_t):
     """h_t = tanh(xw_t + h_{t-1} W_h), with xw_t = x_t W_x + b computed before the loop."""
-    (h_prev,) = state
-    h = jnp.tanh(xw_t + h_prev @ params["W_h"])
-    return (h,), ()
+    return tanh_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
 
 
 def tanh_slopes(state_prev, state, extras):
@@ -230,8 +241,13 @@ def lstm_step(params, state, xw_t):
     about 2.5x faster than three sigmoids and a tanh on its four ``(N, H)`` slices.
     Extras: that slab, ``[i, f, sigma(2 a_g), o]``.
     """
-    h_prev, c_prev = state
-    a = xw_t + h_prev @ params["W_h"]
+    return lstm_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
+
+
+def lstm_step_from_projections(params, state, xw_t, hw_t):
+    """`lstm_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t = h_{t-1} W_h``."""
+    _, c_prev = state
+    a = xw_t + hw_t
     H = a.shape[-1] // 4
     g_doubled = jnp.repeat(jnp.array([1, 1, 2, 1], a.dtype), H)  # a_g -> 2 a_g
     gates = sigmoid(a * g_doubled)
@@ -353,9 +369,14 @@ def gru_step(params, state, xw_t):
         r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * (h_n + b_hn))
         h_t = (1 - z) * n + z * h_{t-1}
     """
+    return gru_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
+
+
+def gru_step_from_projections(params, state, xw_t, hw_t):
+    """`gru_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t = h_{t-1} W_h``."""
     (h_prev,) = state
     x_r, x_z, x_n = gate_split(xw_t, 3)
-    h_r, h_z, h_n = gate_split(h_prev @ params["W_h"], 3)
+    h_r, h_z, h_n = gate_split(hw_t, 3)
     r = sigmoid(x_r + h_r)
     z = sigmoid(x_z + h_z)
     hn = h_n + params["b_hn"]
@@ -402,12 +423,15 @@ def gru_recurrent_grads(h_prev, dhw) -> dict:
 
 CELLS: dict[str, Cell] = {
     "tanh": Cell(init=tanh_init, reference_step=tanh_reference_step, step=tanh_step,
+                 step_from_projections=tanh_step_from_projections, projections_summed=True,
                  slopes=tanh_slopes, step_backward=tanh_step_backward,
                  recurrent_grads=w_h_grad, n_states=1),
     "lstm": Cell(init=lstm_init, reference_step=lstm_reference_step, step=lstm_step,
+                 step_from_projections=lstm_step_from_projections, projections_summed=True,
                  slopes=lstm_slopes, step_backward=lstm_step_backward,
                  recurrent_grads=w_h_grad, n_states=2, keep=lstm_keep, restore=lstm_restore),
     "gru": Cell(init=gru_init, reference_step=gru_reference_step, step=gru_step,
+                step_from_projections=gru_step_from_projections, projections_summed=False,
                 slopes=gru_slopes, step_backward=gru_step_backward,
                 recurrent_grads=gru_recurrent_grads, n_states=1),
 }
