@@ -23,6 +23,10 @@ backpropagation through time (BPTT, Werbos 1990) by hand, in three parts:
    instead of ``T`` small matmuls accumulated in the loop (what ``jax.grad`` of the scan
    does for ``W_h``).
 
+jax.grad of ``apply`` (the autodiff path) goes through `time_loop`, whose VJP is built from
+``jax.vjp`` of one step (no hand-written derivative) but arranged as BPTT is: the matmuls
+over all ``T`` steps sit outside the loops.
+
 Everything outside the loops works on time-major ``(T, N, .)`` arrays, flattened to
 ``(T*N, .)`` rows for the matmuls.  Speed notes (XLA:CPU, the adding problem T = 100,
 D = 2, H = 32, batch 32): unrolling the loops (``lax.scan(..., unroll=k)``) made a training
@@ -154,63 +158,69 @@ def time_loop(cell: Cell, hidden: int, return_sequences: bool, loop_params: dict
 
 
 def time_loop_fwd(cell, hidden, return_sequences, loop_params, xw):
-    """The forward loop, keeping every step's state before it: ``(h_{t-1}, [c_{t-1}])``."""
+    """The forward loop, keeping what each step's VJP starts from: the state before the
+    step, ``(h_{t-1}, [c_{t-1}])``, and ``hw_t = h_{t-1} W_h``."""
     first = initial_state(cell, xw.shape[1], hidden, xw.dtype)
 
     def body(state, xw_t):
-        state, _ = cell.step(loop_params, state, xw_t)
-        return state, state
+        hw_t = state[0] @ loop_params["W_h"]
+        state, _ = cell.step_from_projections(loop_params, state, xw_t, hw_t)
+        return state, (state, hw_t)
 
-    _, states = lax.scan(body, first, xw)
+    _, (states, hw) = lax.scan(body, first, xw)
     states_prev = tuple(jnp.concatenate([s0[None], s[:-1]]) for s0, s in zip(first, states))
     y = states[0] if return_sequences else states[0][-1]
-    return y, (loop_params, xw, states_prev)
+    return y, (loop_params, xw, hw, states_prev)
 
 
 def time_loop_bwd(cell, hidden, return_sequences, residuals, dy):
     """The chain rule through time, t = T..1, each step's local VJP from ``jax.vjp``:
 
-        hw_t = h_{t-1} W_h                          all T steps in one matmul
+        pullback_t = vjp of step_from_projections at (state_{t-1}, xw_t, hw_t)   all T at once
         dstate_t = dy_t + (dL/dstate_t from step t+1)
-        (dL/dstate_{t-1}, dxw_t, dhw_t) = vjp of step_from_projections at (state_{t-1}, xw_t, hw_t)
+        (dL/dstate_{t-1}, dxw_t, dhw_t) = pullback_t(dstate_t)
         dL/dh_{t-1} += dhw_t W_h^T                  the one matmul inside the loop
         dW_h = sum_t h_{t-1}^T dhw_t                all T steps in one matmul
 
-    (the loop's other params, the GRU's ``b_hn``, sum their per-step VJPs in the loop).
+    The pullbacks' residuals (the step's activations and their slopes) are computed for all
+    ``T`` steps at once by ``jax.vmap``, so the loop runs only their linear, transposed
+    parts.  The loop's other params (the GRU's ``b_hn``) sum their per-step VJPs in it.
     """
-    loop_params, xw, states_prev = residuals
+    loop_params, xw, hw, states_prev = residuals
     T, N, width = xw.shape
     W_h = loop_params["W_h"]
     others = {k: v for k, v in loop_params.items() if k != "W_h"}
-    hw = (states_prev[0].reshape(T * N, hidden) @ W_h).reshape(T, N, width)
     first = initial_state(cell, N, hidden, xw.dtype)
     if return_sequences:
         dh_out = dy
     else:
         dh_out, first = None, (dy.astype(xw.dtype), *first[1:])
 
-    def step_vjp(state_prev, xw_t, hw_t, dstate):
+    def step_pullback(state_prev, xw_t, hw_t):
+        """jax.vjp of one step: its pullback ``dstate_t -> (dstate_{t-1}, dxw_t, [dhw_t,] dothers)``."""
         if cell.projections_summed:  # a_t = xw_t + hw_t first: dL/dhw_t = dL/dxw_t
-            _, vjp = jax.vjp(lambda s, a, o: cell.step_from_projections(o, s, a, hw_t)[0],
-                             state_prev, xw_t, others)
-            dstate_prev, dxw_t, dothers = vjp(dstate)
-            return dstate_prev, dxw_t, dxw_t, dothers
-        _, vjp = jax.vjp(lambda s, a, b, o: cell.step_from_projections(o, s, a, b)[0],
-                         state_prev, xw_t, hw_t, others)
-        return vjp(dstate)
+            return jax.vjp(lambda s, a, o: cell.step_from_projections(o, s, a, hw_t)[0],
+                           state_prev, xw_t, others)[1]
+        return jax.vjp(lambda s, a, b, o: cell.step_from_projections(o, s, a, b)[0],
+                       state_prev, xw_t, hw_t, others)[1]
+
+    pullbacks = jax.vmap(step_pullback)(states_prev, xw, hw)
 
     def body(carry, inputs):
         dstate, dothers_sum = carry
-        dh_out_t, state_prev_t, xw_t, hw_t = inputs
+        dh_out_t, pullback_t = inputs
         if dh_out_t is not None:
             dstate = (dstate[0] + dh_out_t, *dstate[1:])
-        dstate_prev, dxw_t, dhw_t, dothers = step_vjp(state_prev_t, xw_t, hw_t, dstate)
-        dstate_prev = (dstate_prev[0] + dhw_t @ W_h.T, *dstate_prev[1:])
+        if cell.projections_summed:
+            (dstate_prev, dxw_t, dothers), dhw_t = pullback_t(dstate), None
+        else:
+            dstate_prev, dxw_t, dhw_t, dothers = pullback_t(dstate)
+        dstate_prev = (dstate_prev[0] + (dxw_t if dhw_t is None else dhw_t) @ W_h.T, *dstate_prev[1:])
         dothers_sum = jax.tree.map(jnp.add, dothers_sum, dothers)
-        return (dstate_prev, dothers_sum), (dxw_t, None if cell.projections_summed else dhw_t)
+        return (dstate_prev, dothers_sum), (dxw_t, dhw_t)
 
     carry = (first, jax.tree.map(jnp.zeros_like, others))
-    (_, dothers), (dxw, dhw) = lax.scan(body, carry, (dh_out, states_prev, xw, hw), reverse=True)
+    (_, dothers), (dxw, dhw) = lax.scan(body, carry, (dh_out, pullbacks), reverse=True)
     dhw = dxw if dhw is None else dhw
     dW_h = states_prev[0].reshape(T * N, hidden).T @ dhw.reshape(T * N, width)
     return {**dothers, "W_h": dW_h}, dxw
@@ -340,7 +350,8 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
     *modified* gradient, no longer the VJP of ``apply``; ``None`` (default) is the exact VJP.
 
     ``step_vjp=True`` (default): jax.grad of ``apply`` runs `time_loop`'s VJP, built from
-    ``jax.vjp`` of one step with the matmuls outside the loops (~1.3x faster on XLA:CPU;
+    ``jax.vjp`` of one step with the matmuls outside the loops (a training step ~1.15x
+    faster on XLA:CPU, the adding problem;
     reverse mode only: ``jax.jvp``/``jax.jacfwd`` of ``apply`` raise a TypeError, while
     ``jax.hessian`` works).  ``step_vjp=False``: JAX differentiates the plain ``lax.scan``
     in every mode.  Both give the same numbers.
