@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Callable
+import weakref
+from typing import Callable, Hashable
 
 import jax
 import jax.numpy as jnp
@@ -135,6 +136,23 @@ def _check_loss_takes(loss_fn: losses.Loss, predictions: jax.ShapeDtypeStruct, t
 
 
 _all_finite_jit = jax.jit(all_finite)
+_PASSED_CHECKS: dict[int, tuple[weakref.ref, set]] = {}  # id(array) -> (the array, checks it passed)
+
+
+def _once_per_array(a, check: Hashable, run: Callable[[], None]) -> None:
+    """``run()`` (a check that raises or returns None), skipped when this very JAX array has
+    passed ``check`` before: a ``jax.Array`` never changes its values, so `fit` called again
+    on the same dataset does not scan it again (~1 ms for 16 MB).  NumPy arrays can change
+    in place, so they are checked every time."""
+    if not isinstance(a, jax.Array) or isinstance(a, jax.core.Tracer):
+        return run()
+    entry = _PASSED_CHECKS.get(id(a))
+    if entry is None or entry[0]() is not a:
+        entry = (weakref.ref(a, lambda _, key=id(a): _PASSED_CHECKS.pop(key, None)), set())
+        _PASSED_CHECKS[id(a)] = entry
+    if check not in entry[1]:
+        run()
+        entry[1].add(check)
 
 
 def _all_finite(a) -> bool:
@@ -144,6 +162,16 @@ def _all_finite(a) -> bool:
     return bool(np.all(np.isfinite(np.asarray(a))))
 
 
+def _check_finite(what: str, name: str, a) -> None:
+    """ValueError if ``a`` holds a NaN or an inf."""
+    def run():
+        if not _all_finite(a):
+            advice = "; clean or impute the data first" if name == "x" else ""
+            raise ValueError(f"{what}: {name} contains NaN or inf{advice}")
+
+    _once_per_array(a, "finite", run)
+
+
 def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, what: str) -> None:
     """Raise ValueError, before any tracing, for the mistakes users make with data:
     empty or mismatched arrays, NaN/inf, targets the loss cannot take, labels out of range."""
@@ -151,12 +179,11 @@ def check_data(model: Layer, params, loss_fn: losses.Loss, x: Array, y: Array, w
         raise ValueError(f"{what}: the dataset is empty (x has shape {x.shape})")
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"{what}: x has {x.shape[0]} examples but y has {y.shape[0]}")
-    if not _all_finite(x):
-        raise ValueError(f"{what}: x contains NaN or inf; clean or impute the data first")
-    if jnp.issubdtype(y.dtype, jnp.floating) and not _all_finite(y):
-        raise ValueError(f"{what}: y contains NaN or inf")
+    _check_finite(what, "x", x)
+    if jnp.issubdtype(y.dtype, jnp.floating):
+        _check_finite(what, "y", y)
     out = check_model_inputs(model, params, x, what)
     predictions = jax.ShapeDtypeStruct((y.shape[0], *out.shape[1:]), out.dtype)
     _check_loss_takes(loss_fn, predictions, jax.ShapeDtypeStruct(y.shape, y.dtype))
     if jnp.issubdtype(y.dtype, jnp.integer) and y.shape == predictions.shape[:-1]:
-        losses.check_labels(what, y, out.shape[-1])
+        _once_per_array(y, ("labels", out.shape[-1]), lambda: losses.check_labels(what, y, out.shape[-1]))

@@ -65,3 +65,32 @@ def test_predict_in_chunks_equals_apply_for_any_chunk_size():
     for batch_size in (1, 5, 13, 100):
         np.testing.assert_allclose(evaluation.predict(model, params, x, batch_size=batch_size),
                                    model.apply(params, x), rtol=1e-12)
+
+
+def test_data_checks_run_once_per_jax_array_and_every_time_for_numpy(monkeypatch):
+    """A jax.Array never changes, so checking it again is skipped (fit called per epoch on a
+    large dataset would otherwise scan it every call); a NumPy array can change in place."""
+    model = models.mlp([3], activation="relu")
+    _, params = model.init(jax.random.key(0), (4,))
+    x, y = jnp.asarray(RNG.standard_normal((10, 4))), jnp.asarray(RNG.integers(0, 3, 10), jnp.int32)
+    scans = []
+    real_all_finite = evaluation._all_finite
+    monkeypatch.setattr(evaluation, "_all_finite", lambda a: scans.append(a.shape) or real_all_finite(a))
+    label_checks = []
+    real_check_labels = losses.check_labels
+    monkeypatch.setattr(losses, "check_labels", lambda *args: label_checks.append(1) or real_check_labels(*args))
+    for _ in range(3):
+        evaluation.check_data(model, params, losses.get("softmax_cross_entropy"), x, y, "fit")
+    assert scans == [(10, 4)] and label_checks == [1]
+
+    x_host = np.asarray(x).copy()
+    evaluation.check_data(model, params, losses.get("softmax_cross_entropy"), x_host, y, "fit")
+    x_host[3, 1] = np.nan
+    with pytest.raises(ValueError, match="x contains NaN or inf"):
+        evaluation.check_data(model, params, losses.get("softmax_cross_entropy"), x_host, y, "fit")
+    with pytest.raises(ValueError, match="x contains NaN or inf"):  # a new jax array: checked
+        evaluation.check_data(model, params, losses.get("softmax_cross_entropy"), jnp.asarray(x_host), y, "fit")
+    bad_labels = y.at[0].set(7)
+    for _ in range(2):  # a failed check is not remembered
+        with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+            evaluation.check_data(model, params, losses.get("softmax_cross_entropy"), x, bad_labels, "fit")
