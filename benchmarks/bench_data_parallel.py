@@ -44,15 +44,16 @@ and Adam in float64:
   input features reversed (and the first layer's rows of ``W`` with them: the same
   function, its first matmul summing in another order) drifts apart as far.
 
-Measured (jax 0.10.2, 2 shared CPU cores under load 5-9, 15 rounds): 8 devices / 1 device
-2.24x wall (quartiles 1.75-3.71), 1.84x CPU time (1.68-1.94): goal not met here.  What it is
-made of, in CPU time: 1 device stepping the per-device batch of 128 costs 1.51x, mostly
-because each of the 8 devices repeats the replicated Adam update of the 670k params every
-step on the same two cores (printed: ~1 ms each, 8 x 8 per epoch instead of 8); the
-all-reduce and the devices waiting for each other add 1.17x on top.  2 devices: 1.42x CPU,
-0.97x wall.  Sharded data: 2.66x CPU (the dataset all-gathered every epoch).  On real
+Measured (jax 0.10.2, 2 CPU cores, quiet machine, 9 rounds, two runs): 8 devices / 1 device
+2.15x and 2.47x wall, 2.02x and 2.18x CPU time: goal not met here.  What it is made of:
+1 device stepping the per-device batch of 128 costs 1.25-1.42x (8 small programs a step
+instead of one, and each of the 8 devices repeats the replicated Adam update of the 670k
+params every step on the same two cores: printed, ~0.5 ms each); 8 device threads on 2
+cores meeting at every step's all-reduce add 1.5-1.7x on top.  2 devices (one per core):
+1.17-1.26x.  Sharded data: 2.6-2.8x (the dataset all-gathered every epoch).  On real
 devices the replicated update and the per-device work run in parallel.  Loss curves:
-momentum <= 1e-7 over 5 epochs; Adam 1.2e-6 after 1 epoch, 6e-5 after 5.
+momentum <= 1e-7 over 5 epochs; Adam in float64 3e-16; Adam in float32 1.2e-6 after 1
+epoch, 6e-5 after 5, against 8.7e-5 for one device with its first matmul's order changed.
 
     python benchmarks/bench_data_parallel.py [--rounds 15] [--quick]
 """

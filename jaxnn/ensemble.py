@@ -248,7 +248,7 @@ def fit_ensemble(model: Layer, params_stack, loss, optimizer, x, y, *, epochs: i
         if not active.any():
             break
         start = time.perf_counter()
-        state, result, scores = epoch_fn(state, jnp.asarray(active), x, y, jnp.asarray(epoch, jnp.int32), validation)
+        state, result, scores = epoch_fn(state, jnp.asarray(active), x, y, np.int32(epoch), validation)
         record, finite = _record(result, scores, active)
         book.update(epoch + 1, record, finite, state.params)
         train._append(history, {"epoch": epoch + 1, "time": time.perf_counter() - start, **record})
