@@ -362,6 +362,22 @@ def test_step_vjp_equals_jax_grad_of_the_plain_scan():
     assert_backward_matches_vjp_jit(*cases, hand_vjp=plain_twin(fast_of))
 
 
+def test_step_vjp_under_vmap_equals_per_member_plain_gradients():
+    """jax.vmap of jax.grad through `time_loop` (as `fit_ensemble` runs it: one member per
+    slice of the params) equals each member's gradient through the plain scan."""
+    fast, plain = (rnn(H, "gru", return_sequences=True, step_vjp=flag) for flag in (True, False))
+    members = [build(plain, (6, D), seed=s)[1] for s in (1, 2, 3)]
+    stacked = jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+    x = sequence(2, 6)
+
+    def loss_of(layer):
+        return lambda p: jnp.sum(jnp.tanh(layer.apply(p, x)))
+
+    batched = jax.jit(jax.vmap(jax.grad(loss_of(fast))))(stacked)
+    for i, member in enumerate(members):
+        assert_trees_close(jax.tree.map(lambda a: a[i], batched), jax.grad(loss_of(plain))(member))
+
+
 def dot_counts_per_loop(fn, *args):
     """How many matmuls (``dot_general``) each ``lax.scan`` body of ``fn``'s jaxpr runs."""
     counts = []

@@ -146,8 +146,8 @@ def time_loop(cell: Cell, hidden: int, return_sequences: bool, loop_params: dict
     step of its loops launches about twice the kernels of the hand BPTT's (a few tenths of
     a microsecond each on XLA:CPU, as much as the step's arithmetic).  This VJP
     (`time_loop_fwd`, `time_loop_bwd`) is the same chain rule arranged as BPTT is
-    (Werbos 1990): the forward loop keeps only the states, and the matmuls run over all
-    ``T`` steps at once outside the loops.  No derivative is written by hand: each step's
+    (Werbos 1990): the forward loop keeps only the states and ``h_{t-1} W_h``, and the
+    other matmuls run over all ``T`` steps at once outside the loops.  No derivative is written by hand: each step's
     is ``jax.vjp`` of the cell's ``step_from_projections``, so this path stays an
     independent check of the hand BPTT, and the tests hold it to jax.grad of
     `plain_time_loop` in float64.  Reverse mode only: ``jax.jvp``/``jax.jacfwd`` of it
