@@ -410,6 +410,17 @@ def test_step_vjp_keeps_weight_gradients_out_of_the_loop(cell):
     assert sorted(grad_loops(False)) == [1, 2]
 
 
+def test_step_vjp_default_is_per_cell():
+    """By default the LSTM and tanh cells differentiate through `time_loop` (one matmul per
+    loop step), the GRU through the plain scan (the faster for each on XLA:CPU)."""
+    x = sequence(2, 5)
+    for cell, expected in (("lstm", [1, 1]), ("tanh", [1, 1]), ("gru", [1, 2])):
+        layer = rnn(H, cell)
+        _, params = build(layer, (5, D))
+        counts = dot_counts_per_loop(jax.grad(lambda p: layer.apply(p, x).sum()), params)
+        assert sorted(counts) == expected, cell
+
+
 def test_step_vjp_second_order_and_forward_mode():
     """Forward over reverse (a Hessian-vector product, what jax.hessian is made of) through
     `time_loop` equals the plain scan's; forward mode alone (jax.jvp) is a TypeError there
@@ -451,7 +462,7 @@ def test_errors_name_the_expected_layout():
         layer.backward(params, jnp.zeros((2, 5, D)), jnp.zeros((2, 5, H)))
     with pytest.raises(ValueError, match="clip_grad_norm"):
         rnn(H, clip_grad_norm=0.0)
-    with pytest.raises(ValueError, match="step_vjp must be True or False, got 'yes'"):
+    with pytest.raises(ValueError, match="step_vjp must be True, False or None, got 'yes'"):
         rnn(H, step_vjp="yes")
     with pytest.raises(ValueError, match=r"unknown merge 'max'"):
         bidirectional(layer, merge="max")

@@ -72,11 +72,16 @@ class Cell(NamedTuple):
     ``step(params, state, xw_t) -> (state_t, extras_t)``     state: tuple of (N, H) arrays;
         ``xw_t = x_t W_x + b``; ``extras_t``: the step's other intermediate values the
         backward needs (the gates)
-    ``step_from_projections(params, state, xw_t, hw_t) -> (state_t, extras_t)``
-        ``step`` given ``hw_t = h_{t-1} W_h`` too: the step without its matmuls, which the
+    ``project_recurrent(params, h_{t-1}) -> hw_t``            the recurrent projection
+        ``h_{t-1} W_h`` (the GRU adds its recurrent bias): the only place the time loop
+        reads params
+    ``step_from_projections(state, xw_t, hw_t) -> (state_t, extras_t)``
+        ``step`` given both projections: the step without its matmuls and params, which the
         layer's autodiff path differentiates one step at a time (`jaxnn.layers.recurrent`)
     ``projections_summed``: True when the step starts with ``a_t = xw_t + hw_t`` (tanh,
         LSTM), so that ``dL/dhw_t = dL/dxw_t``
+    ``step_vjp``: whether ``rnn``'s autodiff path uses the step-by-step VJP by default
+        (`jaxnn.layers.recurrent.time_loop`): True where it is the faster one on XLA:CPU
     ``slopes(state_prev, state, extras) -> slopes``          local derivatives; any leading
         axes, so the forward loop stacks states and extras and this runs on all T at once
     ``step_backward(params, slopes_t, dstate_t) -> (dstate_{t-1}, dxw_t, dhw_t)``
@@ -95,6 +100,8 @@ class Cell(NamedTuple):
     step: Callable
     step_from_projections: Callable
     projections_summed: bool
+    project_recurrent: Callable
+    step_vjp: bool
     slopes: Callable
     step_backward: Callable
     recurrent_grads: Callable
@@ -132,6 +139,11 @@ def projections_init(key, D, H, n_gates, kernel_init, recurrent_init) -> dict:
     }
 
 
+def project_recurrent(params, h):
+    """``hw = h W_h``: the recurrent projection of the tanh and LSTM cells."""
+    return h @ params["W_h"]
+
+
 def w_h_grad(h_prev, dhw) -> dict:
     """dW_h = sum_t h_{t-1}^T dhw_t: one (H, T*N) @ (T*N, G*H) matmul (Werbos 1990: a
     weight shared by all steps gets the sum of the steps' gradients)."""
@@ -151,7 +163,7 @@ def tanh_reference_step(params, state, x_t):
     return (jnp.tanh(x_t @ params["W_x"] + h_prev @ params["W_h"] + params["b"]),)
 
 
-def tanh_step_from_projections(params, state, xw_t, hw_t):
+def tanh_step_from_projections(state, xw_t, hw_t):
     """h_t = tanh(xw_t + hw_t), given both projections ``xw_t = x_t W_x + b`` and
     ``hw_t = h_{t-1} W_h``."""
     return (jnp.tanh(xw_t + hw_t),), ()
@@ -159,7 +171,7 @@ def tanh_step_from_projections(params, state, xw_t, hw_t):
 
 def tanh_step(params, state, xw_t):
     """h_t = tanh(xw_t + h_{t-1} W_h), with xw_t = x_t W_x + b computed before the loop."""
-    return tanh_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
+    return tanh_step_from_projections(state, xw_t, project_recurrent(params, state[0]))
 
 
 def tanh_slopes(state_prev, state, extras):
@@ -241,10 +253,10 @@ def lstm_step(params, state, xw_t):
     about 2.5x faster than three sigmoids and a tanh on its four ``(N, H)`` slices.
     Extras: that slab, ``[i, f, sigma(2 a_g), o]``.
     """
-    return lstm_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
+    return lstm_step_from_projections(state, xw_t, project_recurrent(params, state[0]))
 
 
-def lstm_step_from_projections(params, state, xw_t, hw_t):
+def lstm_step_from_projections(state, xw_t, hw_t):
     """`lstm_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t = h_{t-1} W_h``."""
     _, c_prev = state
     a = xw_t + hw_t
@@ -365,21 +377,28 @@ def gru_reference_step(params, state, x_t):
 def gru_step(params, state, xw_t):
     """`gru_reference_step` from the fused projections, plus the gates as extras:
 
-        [x_r, x_z, x_n] = xw_t = x_t W_x + b          [h_r, h_z, h_n] = h_{t-1} W_h
-        r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * (h_n + b_hn))
+        [x_r, x_z, x_n] = xw_t = x_t W_x + b       [h_r, h_z, h_n] = h_{t-1} W_h + [0, 0, b_hn]
+        r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * h_n)
         h_t = (1 - z) * n + z * h_{t-1}
     """
-    return gru_step_from_projections(params, state, xw_t, state[0] @ params["W_h"])
+    return gru_step_from_projections(state, xw_t, gru_project_recurrent(params, state[0]))
 
 
-def gru_step_from_projections(params, state, xw_t, hw_t):
-    """`gru_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t = h_{t-1} W_h``."""
+def gru_project_recurrent(params, h):
+    """``hw = h W_h + [0, 0, b_hn]``: the recurrent projection with the candidate's recurrent
+    bias, which sits inside the reset product (``r * (h W_hn + b_hn)``)."""
+    H = params["b_hn"].shape[-1]
+    return h @ params["W_h"] + jnp.concatenate([jnp.zeros((2 * H,), h.dtype), params["b_hn"]])
+
+
+def gru_step_from_projections(state, xw_t, hw_t):
+    """`gru_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t`` from
+    `gru_project_recurrent`."""
     (h_prev,) = state
     x_r, x_z, x_n = gate_split(xw_t, 3)
-    h_r, h_z, h_n = gate_split(hw_t, 3)
+    h_r, h_z, hn = gate_split(hw_t, 3)  # hn = h_{t-1} W_hn + b_hn
     r = sigmoid(x_r + h_r)
     z = sigmoid(x_z + h_z)
-    hn = h_n + params["b_hn"]
     n = jnp.tanh(x_n + r * hn)
     h = (1 - z) * n + z * h_prev
     return (h,), GRUExtras(r, z, n, hn)
@@ -424,14 +443,17 @@ def gru_recurrent_grads(h_prev, dhw) -> dict:
 CELLS: dict[str, Cell] = {
     "tanh": Cell(init=tanh_init, reference_step=tanh_reference_step, step=tanh_step,
                  step_from_projections=tanh_step_from_projections, projections_summed=True,
+                 project_recurrent=project_recurrent, step_vjp=True,
                  slopes=tanh_slopes, step_backward=tanh_step_backward,
                  recurrent_grads=w_h_grad, n_states=1),
     "lstm": Cell(init=lstm_init, reference_step=lstm_reference_step, step=lstm_step,
                  step_from_projections=lstm_step_from_projections, projections_summed=True,
+                 project_recurrent=project_recurrent, step_vjp=True,
                  slopes=lstm_slopes, step_backward=lstm_step_backward,
                  recurrent_grads=w_h_grad, n_states=2, keep=lstm_keep, restore=lstm_restore),
     "gru": Cell(init=gru_init, reference_step=gru_reference_step, step=gru_step,
                 step_from_projections=gru_step_from_projections, projections_summed=False,
+                project_recurrent=gru_project_recurrent, step_vjp=False,
                 slopes=gru_slopes, step_backward=gru_step_backward,
                 recurrent_grads=gru_recurrent_grads, n_states=1),
 }

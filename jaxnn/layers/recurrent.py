@@ -106,7 +106,7 @@ def rnn_forward(cell: Cell, params: dict, x: Array, hidden: int, return_sequence
                 step_vjp: bool = True) -> Array:
     """``state_t = cell.step(state_{t-1}, xw_t)`` for t = 1..T: h_T (N, H), or all h_t (N, T, H).
 
-    With ``step_vjp`` (the default) jax.grad differentiates the time loop through
+    With ``step_vjp``, jax.grad differentiates the time loop through
     `time_loop`'s VJP, which leaves the matmuls out of the loops; without it, jax.grad
     differentiates the plain ``lax.scan`` (`plain_time_loop`).  Both give the same numbers.
     """
@@ -163,8 +163,8 @@ def time_loop_fwd(cell, hidden, return_sequences, loop_params, xw):
     first = initial_state(cell, xw.shape[1], hidden, xw.dtype)
 
     def body(state, xw_t):
-        hw_t = state[0] @ loop_params["W_h"]
-        state, _ = cell.step_from_projections(loop_params, state, xw_t, hw_t)
+        hw_t = cell.project_recurrent(loop_params, state[0])
+        state, _ = cell.step_from_projections(state, xw_t, hw_t)
         return state, (state, hw_t)
 
     _, (states, hw) = lax.scan(body, first, xw)
@@ -174,22 +174,21 @@ def time_loop_fwd(cell, hidden, return_sequences, loop_params, xw):
 
 
 def time_loop_bwd(cell, hidden, return_sequences, residuals, dy):
-    """The chain rule through time, t = T..1, each step's local VJP from ``jax.vjp``:
+    """The chain rule through time, t = T..1, every local derivative from ``jax.vjp``:
 
         pullback_t = vjp of step_from_projections at (state_{t-1}, xw_t, hw_t)   all T at once
         dstate_t = dy_t + (dL/dstate_t from step t+1)
         (dL/dstate_{t-1}, dxw_t, dhw_t) = pullback_t(dstate_t)
-        dL/dh_{t-1} += dhw_t W_h^T                  the one matmul inside the loop
-        dW_h = sum_t h_{t-1}^T dhw_t                all T steps in one matmul
+        dL/dh_{t-1} += vjp of project_recurrent in h, at dhw_t    (dhw_t W_h^T: the loop's matmul)
+        dparams = vjp of project_recurrent in params, at all dhw_t (h_{t-1}^T dhw_t summed: one matmul)
 
     The pullbacks' residuals (the step's activations and their slopes) are computed for all
     ``T`` steps at once by ``jax.vmap``, so the loop runs only their linear, transposed
-    parts.  The loop's other params (the GRU's ``b_hn``) sum their per-step VJPs in it.
+    parts.  ``project_recurrent`` is affine in ``h``, so its VJP in ``h`` is the same
+    wherever it is taken (here at 0), and the params get one VJP over all ``T * N`` rows.
     """
     loop_params, xw, hw, states_prev = residuals
     T, N, width = xw.shape
-    W_h = loop_params["W_h"]
-    others = {k: v for k, v in loop_params.items() if k != "W_h"}
     first = initial_state(cell, N, hidden, xw.dtype)
     if return_sequences:
         dh_out = dy
@@ -197,33 +196,30 @@ def time_loop_bwd(cell, hidden, return_sequences, residuals, dy):
         dh_out, first = None, (dy.astype(xw.dtype), *first[1:])
 
     def step_pullback(state_prev, xw_t, hw_t):
-        """jax.vjp of one step: its pullback ``dstate_t -> (dstate_{t-1}, dxw_t, [dhw_t,] dothers)``."""
+        """jax.vjp of one step: its pullback ``dstate_t -> (dstate_{t-1}, dxw_t[, dhw_t])``."""
         if cell.projections_summed:  # a_t = xw_t + hw_t first: dL/dhw_t = dL/dxw_t
-            return jax.vjp(lambda s, a, o: cell.step_from_projections(o, s, a, hw_t)[0],
-                           state_prev, xw_t, others)[1]
-        return jax.vjp(lambda s, a, b, o: cell.step_from_projections(o, s, a, b)[0],
-                       state_prev, xw_t, hw_t, others)[1]
+            return jax.vjp(lambda s, a: cell.step_from_projections(s, a, hw_t)[0], state_prev, xw_t)[1]
+        return jax.vjp(lambda s, a, b: cell.step_from_projections(s, a, b)[0], state_prev, xw_t, hw_t)[1]
 
     pullbacks = jax.vmap(step_pullback)(states_prev, xw, hw)
+    _, project_back = jax.vjp(lambda h: cell.project_recurrent(loop_params, h), jnp.zeros((N, hidden), xw.dtype))
 
-    def body(carry, inputs):
-        dstate, dothers_sum = carry
+    def body(dstate, inputs):
         dh_out_t, pullback_t = inputs
         if dh_out_t is not None:
             dstate = (dstate[0] + dh_out_t, *dstate[1:])
         if cell.projections_summed:
-            (dstate_prev, dxw_t, dothers), dhw_t = pullback_t(dstate), None
+            (dstate_prev, dxw_t), dhw_t = pullback_t(dstate), None
         else:
-            dstate_prev, dxw_t, dhw_t, dothers = pullback_t(dstate)
-        dstate_prev = (dstate_prev[0] + (dxw_t if dhw_t is None else dhw_t) @ W_h.T, *dstate_prev[1:])
-        dothers_sum = jax.tree.map(jnp.add, dothers_sum, dothers)
-        return (dstate_prev, dothers_sum), (dxw_t, dhw_t)
+            dstate_prev, dxw_t, dhw_t = pullback_t(dstate)
+        (dh_prev,) = project_back(dxw_t if dhw_t is None else dhw_t)
+        return (dstate_prev[0] + dh_prev, *dstate_prev[1:]), (dxw_t, dhw_t)
 
-    carry = (first, jax.tree.map(jnp.zeros_like, others))
-    (_, dothers), (dxw, dhw) = lax.scan(body, carry, (dh_out, pullbacks), reverse=True)
+    _, (dxw, dhw) = lax.scan(body, first, (dh_out, pullbacks), reverse=True)
     dhw = dxw if dhw is None else dhw
-    dW_h = states_prev[0].reshape(T * N, hidden).T @ dhw.reshape(T * N, width)
-    return {**dothers, "W_h": dW_h}, dxw
+    _, params_back = jax.vjp(lambda p: cell.project_recurrent(p, states_prev[0].reshape(T * N, hidden)), loop_params)
+    (dparams,) = params_back(dhw.reshape(T * N, width))
+    return dparams, dxw
 
 
 time_loop.defvjp(time_loop_fwd, time_loop_bwd)
@@ -335,7 +331,7 @@ def rnn_backward(cell: Cell, params: dict, x: Array, dy: Array, hidden: int,
 def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
         clip_grad_norm: float | None = None, *,
         kernel_init: str | Callable = initializers.glorot_uniform,
-        recurrent_init: str | Callable = initializers.orthogonal(), step_vjp: bool = True) -> Layer:
+        recurrent_init: str | Callable = initializers.orthogonal(), step_vjp: bool | None = None) -> Layer:
     """A recurrent layer: ``x: (N, T, D) -> h_T: (N, H)``, or all ``h_t: (N, T, H)``.
 
     ``cell`` is ``"tanh"``, ``"lstm"`` or ``"gru"`` (see `CELLS`; equations in each cell's
@@ -349,16 +345,20 @@ def rnn(hidden: int, cell: str = "tanh", return_sequences: bool = False,
     the per-step variant).  ``dL/dc`` is not clipped.  Clipping makes ``backward`` a
     *modified* gradient, no longer the VJP of ``apply``; ``None`` (default) is the exact VJP.
 
-    ``step_vjp=True`` (default): jax.grad of ``apply`` runs `time_loop`'s VJP, built from
-    ``jax.vjp`` of one step with the matmuls outside the loops (a training step ~1.15x
-    faster on XLA:CPU, the adding problem;
-    reverse mode only: ``jax.jvp``/``jax.jacfwd`` of ``apply`` raise a TypeError, while
-    ``jax.hessian`` works).  ``step_vjp=False``: JAX differentiates the plain ``lax.scan``
-    in every mode.  Both give the same numbers.
+    ``step_vjp=True``: jax.grad of ``apply`` runs `time_loop`'s VJP, built from
+    ``jax.vjp`` of one step with the matmuls outside the loops (reverse mode only:
+    ``jax.jvp``/``jax.jacfwd`` of ``apply`` raise a TypeError, while ``jax.hessian``
+    works).  ``step_vjp=False``: JAX differentiates the plain ``lax.scan``, in every mode.
+    Both give the same numbers.  ``None`` (default): the faster on XLA:CPU for the cell
+    (the adding problem, T = 100, H = 32, batch 32: a training step of the LSTM and tanh
+    cells ~1.15x faster with it, so True; the GRU's ~1.7x slower, so False: XLA:CPU fuses
+    its forward step into one kernel whose sigmoids and tanh run ~3x slower than apart).
     """
-    if not isinstance(step_vjp, bool):
-        raise ValueError(f"rnn: step_vjp must be True or False, got {step_vjp!r}")
     cell_fns = get_cell(cell)
+    if step_vjp is None:
+        step_vjp = cell_fns.step_vjp
+    if not isinstance(step_vjp, bool):
+        raise ValueError(f"rnn: step_vjp must be True, False or None, got {step_vjp!r}")
     kernel_init, recurrent_init = initializers.get(kernel_init), initializers.get(recurrent_init)
     hidden = check_positive_int("rnn: hidden", hidden)
     if clip_grad_norm is not None:
