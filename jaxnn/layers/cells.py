@@ -5,7 +5,8 @@ A cell is one time step ``state_t = step(state_{t-1}, x_t)`` on a batch, with
 two projections
 
     xw_t = x_t @ W_x + b        W_x: (D, G*H), b: (G*H,)   (all T steps in one matmul)
-    hw_t = h_{t-1} @ W_h        W_h: (H, G*H)               (inside the time loop)
+    hw_t = h_{t-1} @ W_h        W_h: (H, G*H)               (inside the time loop; the GRU
+                                                            adds its b_hn here: project_recurrent)
 
 with ``G`` gates side by side (1 for tanh, 4 for LSTM, 3 for GRU).  As for dense layers,
 our ``W`` is the transpose of the column-vector ``W`` in ``z = W a + b`` of the course notes
