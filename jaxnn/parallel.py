@@ -153,6 +153,20 @@ def keep_replicated(tree: Any, mesh: Mesh | None) -> Any:
     return jax.lax.with_sharding_constraint(tree, replicated(mesh))
 
 
+def per_device_rows(fn, mesh: Mesh, *replicated: Any) -> Any:
+    """``fn(part, parts, *replicated)`` on every device of the mesh's ``"data"`` axis (its
+    index ``part`` of ``parts``), its results joined along their axis 1 into global arrays
+    split over ``"data"``: each device computes only its own rows (``jax.shard_map``).  The
+    inputs are replicated (an input split over the devices is gathered first)."""
+    parts = data_size(mesh)
+
+    def local(*args):
+        return fn(jax.lax.axis_index(DATA_AXIS), parts, *args)
+
+    return jax.shard_map(local, mesh=mesh, in_specs=PartitionSpec(), out_specs=PartitionSpec(None, DATA_AXIS))(
+        *replicated)
+
+
 def data_parallel_step(step, mesh: Mesh | None):
     """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)`` with its batch
     ``x, y`` split over the mesh's ``"data"`` axis and the params and optimizer state it

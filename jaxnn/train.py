@@ -129,7 +129,12 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Ca
         """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
         n_batches = x.shape[0] // batch_size
         epoch_key = jax.random.fold_in(state.key, epoch_index)
-        xs, ys = shuffle.shuffled_batches(epoch_key, batch_size, x, y)
+        if mesh is None:
+            xs, ys = shuffle.shuffled_batches(epoch_key, batch_size, x, y)
+        else:  # each device lays out only its rows of every batch
+            xs, ys = parallel.per_device_rows(
+                lambda part, parts, k, x, y: shuffle.shuffled_batches(k, batch_size, x, y, part=part, parts=parts),
+                mesh, epoch_key, x, y)
 
         def body(carry, batch):
             params, opt_state, step_index = carry

@@ -191,3 +191,22 @@ def test_shuffled_batches_vmap_over_keys():
         one = shuffle.shuffled_batches(keys[k], 6, x, y)
         np.testing.assert_array_equal(xs[k], one[0])
         np.testing.assert_array_equal(ys[k], one[1])
+
+
+@pytest.mark.parametrize("parts", [2, 4])
+def test_each_part_holds_its_rows_of_every_batch_and_the_parts_make_the_epoch(parts):
+    """Data parallelism: device ``part`` of ``parts`` lays out only rows ``part*m..(part+1)*m-1``
+    of each batch (``part`` may be traced); side by side the parts are the one-device epoch,
+    the examples left out included."""
+    n, batch_size = 103, 12
+    x = jnp.arange(n * 3, dtype=jnp.float32).reshape(n, 3)
+    y = jnp.arange(n, dtype=jnp.int32)
+    key = jax.random.key(5)
+    whole = shuffle.shuffled_batches(key, batch_size, x, y)
+    per_part = jax.jit(jax.vmap(lambda part: shuffle.shuffled_batches(key, batch_size, x, y, part=part, parts=parts)))(
+        jnp.arange(parts))
+    m = batch_size // parts
+    for got, expected in zip(per_part, whole):
+        assert got.shape == (parts, n // batch_size, m, *expected.shape[2:])
+        joined = jnp.concatenate(list(got), axis=1)
+        np.testing.assert_array_equal(np.asarray(joined), np.asarray(expected))
