@@ -82,7 +82,8 @@ CURVE_RTOL = 1e-5
 LOSS = "softmax_cross_entropy"
 
 
-def epoch_timer(goal, optimizer, params, x, y, mesh, epochs: int, batch_size: int = BATCH_SIZE):
+def epoch_timer(goal, optimizer, params, x, y, mesh, epochs: int, batch_size: int = BATCH_SIZE,
+                shard_optimizer: bool = False):
     """``() -> (wall s, CPU s)`` per epoch over ``epochs`` compiled epochs of one on-device
     train state (which keeps training from call to call); the first epoch compiles here."""
     state = [train._compiled_init_state(optimizer, mesh)(params, jax.random.key(1))]
@@ -92,7 +93,7 @@ def epoch_timer(goal, optimizer, params, x, y, mesh, epochs: int, batch_size: in
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(epochs):
             state[0], result = train.train_epoch(goal, optimizer, state[0], x, y, batch_size=batch_size,
-                                                 epoch=counter[0], mesh=mesh)
+                                                 epoch=counter[0], mesh=mesh, shard_optimizer=shard_optimizer)
             counter[0] += 1
         jax.block_until_ready(result)
         return (time.perf_counter() - wall) / epochs, (time.process_time() - cpu) / epochs
@@ -117,9 +118,10 @@ def collectives_text(found: dict) -> str:
     return f"in loop: {listed(found['in_loop'])}; outside: {listed(found['outside_loop'])}"
 
 
-def compiled_collectives(goal, optimizer, params, x, y, mesh) -> dict:
+def compiled_collectives(goal, optimizer, params, x, y, mesh, shard_optimizer: bool = False) -> dict:
     state = train._compiled_init_state(optimizer, mesh)(params, jax.random.key(1))
-    compiled = train._compiled_epoch(goal, optimizer, BATCH_SIZE, mesh).lower(state, x, y, jnp.int32(0)).compile()
+    compiled = train._compiled_epoch(goal, optimizer, BATCH_SIZE, mesh, shard_optimizer).lower(
+        state, x, y, jnp.int32(0)).compile()
     return parallel.collectives(compiled.as_text())
 
 
@@ -168,6 +170,9 @@ def main(rounds: int = 15, quick: bool = False) -> dict:
         if n_devices > 2:
             two = parallel.data_mesh(2)
             layouts["2 devices"] = (two, parallel.place_dataset((x, y), two))
+    split_state = f"{n_devices} devices, shard_optimizer=True"
+    if n_devices > 1:
+        layouts[split_state] = layouts[f"{n_devices} devices"]
     base, *others = layouts
 
     compared = {name: mesh for name, (mesh, _) in list(layouts.items())[:2]}
@@ -179,8 +184,10 @@ def main(rounds: int = 15, quick: bool = False) -> dict:
                                                    curve_epochs)
     curves["adam, 1 device, features reversed"] = reordered_difference(model, params, optimizer, x, y, curve_epochs)
     curve_error = max(curves["momentum"])
-    found = {name: compiled_collectives(goal, optimizer, params, *data, mesh) for name, (mesh, data) in layouts.items()}
-    timers = {name: epoch_timer(goal, optimizer, params, *data, mesh, epochs_per_timing)
+    found = {name: compiled_collectives(goal, optimizer, params, *data, mesh, name == split_state)
+             for name, (mesh, data) in layouts.items()}
+    timers = {name: epoch_timer(goal, optimizer, params, *data, mesh, epochs_per_timing,
+                                shard_optimizer=name == split_state)
               for name, (mesh, data) in layouts.items()}
     small = f"1 device, batch {BATCH_SIZE // n_devices}"
     if n_devices > 1:
@@ -226,6 +233,11 @@ def main(rounds: int = 15, quick: bool = False) -> dict:
         print(f"one Adam update of the {sum(p.size for p in jax.tree_util.tree_leaves(params)):,} params: "
               f"{update_ms:.1f} ms; the {n_devices} devices repeat it every step on the same cores: "
               f"{n_devices * update_ms * steps:.0f} ms of an epoch against {update_ms * steps:.0f} ms on 1 device")
+        split_ratio = statistics.median(result[split_state]["ratios"])
+        print(f"with the optimizer state split over the devices (shard_optimizer=True, ZeRO stage 1), each updates "
+              f"1/{n_devices} of the params: {split_state} / {base}: {split_ratio:.2f}x (goal <= {GOAL:g}x: "
+              f"{'met' if split_ratio <= GOAL else 'NOT met'}); all-gathers of the params in the loop: "
+              f"{found[split_state]['in_loop']['all-gather']}")
     return result
 
 

@@ -96,14 +96,17 @@ def _compiled_init_state(optimizer, mesh=None):
 
 # --- one step, one epoch -------------------------------------------------------------------
 
-def _step_fn(objective: Objective, optimizer) -> Callable:
-    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)``."""
+def _step_fn(objective: Objective, optimizer, split_update: Callable = lambda tree: tree) -> Callable:
+    """``step(params, opt_state, x, y, key) -> (params, opt_state, loss)``; ``split_update``
+    places the gradients and params the update reads (`parallel.split_for_update` for
+    ``shard_optimizer``)."""
     value_and_grad = objective.value_and_grad()
 
     def step(params, opt_state, x, y, key):
         value, grads = value_and_grad(params, x, y, key=key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return optim.apply_updates(params, updates), opt_state, value
+        grads, own = split_update((grads, params))
+        updates, opt_state = optimizer.update(grads, opt_state, own)
+        return optim.apply_updates(own, updates), opt_state, value
 
     return step
 
@@ -122,8 +125,10 @@ class EpochResult(NamedTuple):
     finite: Array        # False if a loss or the final params are NaN or inf
 
 
-def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Callable:
-    step = parallel.data_parallel_step(_step_fn(objective, optimizer), mesh)  # the step itself without a mesh
+def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None, shard_optimizer: bool = False) -> Callable:
+    split_update = (lambda tree: parallel.split_for_update(tree, mesh)) if shard_optimizer else (lambda tree: tree)
+    step = parallel.data_parallel_step(_step_fn(objective, optimizer, split_update), mesh,
+                                       shard_optimizer)  # the step itself without a mesh
 
     def epoch(state: TrainState, x: Array, y: Array, epoch_index: Array):
         """Shuffle with fold_in(key, epoch); step s uses dropout key fold_in(epoch key, s)."""
@@ -142,6 +147,8 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Ca
             return (params, opt_state, step_index + 1), value
 
         (params, opt_state, _), values = jax.lax.scan(body, (state.params, state.opt_state, state.step), (xs, ys))
+        if shard_optimizer:  # the epoch's outputs: params whole on every device, the state split
+            params, opt_state = parallel.keep_replicated(params, mesh), parallel.split_for_update(opt_state, mesh)
         mean_loss = jnp.mean(values)
         new_state = TrainState(params, opt_state, state.step + n_batches, state.key)
         return new_state, EpochResult(mean_loss, jnp.isfinite(mean_loss) & all_finite(params))
@@ -150,25 +157,47 @@ def _epoch_fn(objective: Objective, optimizer, batch_size: int, mesh=None) -> Ca
 
 
 @cached(maxsize=64)
-def _compiled_epoch(objective: Objective, optimizer, batch_size: int, mesh=None):
-    return jax.jit(_epoch_fn(objective, optimizer, batch_size, mesh), donate_argnums=0,
-                   out_shardings=None if mesh is None else parallel.replicated(mesh))
+def _compiled_epoch(objective: Objective, optimizer, batch_size: int, mesh=None, shard_optimizer: bool = False):
+    # with shard_optimizer the optimizer state leaves split (the constraints inside place them)
+    return jax.jit(_epoch_fn(objective, optimizer, batch_size, mesh, shard_optimizer), donate_argnums=0,
+                   out_shardings=None if mesh is None or shard_optimizer else parallel.replicated(mesh))
 
 
 def train_epoch(objective: Objective, optimizer, state: TrainState, x: Array, y: Array, *,
-                batch_size: int, epoch: int = 0, mesh=None) -> tuple[TrainState, EpochResult]:
+                batch_size: int, epoch: int = 0, mesh=None, shard_optimizer: bool = False
+                ) -> tuple[TrainState, EpochResult]:
     """One epoch: shuffle on the device, then a compiled ``lax.scan`` of `train_step`.
 
     ``state`` is donated: do not reuse it after the call.  Compiled once per
-    (objective, optimizer, batch_size, mesh) and input shapes.  With a ``mesh``
-    (`parallel.data_mesh`: a ``Mesh`` with a ``"data"`` axis, or a number of devices) every
-    batch is sharded over its ``"data"`` axis and the state is replicated (placed so here
-    if it is not yet); ``x, y`` may be replicated or sharded along their rows.
+    (objective, optimizer, batch_size, mesh, shard_optimizer) and input shapes.  With a
+    ``mesh`` (`parallel.data_mesh`: a ``Mesh`` with a ``"data"`` axis, or a number of
+    devices) every batch is sharded over its ``"data"`` axis and the state is replicated
+    (placed so here if it is not yet); ``x, y`` may be replicated or sharded along their
+    rows.  ``shard_optimizer=True`` (with a mesh) keeps the optimizer state split over the
+    devices instead (`parallel.optimizer_sharding`; ZeRO stage 1, Rajbhandari et al. 2020):
+    each device updates its slice of the params, which are gathered at the start of the
+    next step, so no device repeats the whole update and each holds 1/N of the optimizer
+    state; the returned params are whole on every device.
     """
     mesh = parallel.data_mesh(mesh, "train_epoch")
-    epoch_fn = _compiled_epoch(objective, optimizer, batch_size, mesh)
+    shard_optimizer = _check_shard_optimizer(shard_optimizer, mesh, "train_epoch")
+    epoch_fn = _compiled_epoch(objective, optimizer, batch_size, mesh, shard_optimizer)
+    if shard_optimizer:
+        replicated = parallel.replicate((state.params, state.step, state.key), mesh)
+        state = TrainState(replicated[0], parallel.place_optimizer_state(state.opt_state, mesh), *replicated[1:])
+    else:
+        state = parallel.replicate(state, mesh)
     # a NumPy scalar goes to the device with the call; jnp.asarray would be an eager op (~70 us)
-    return epoch_fn(parallel.replicate(state, mesh), x, y, np.int32(epoch))
+    return epoch_fn(state, x, y, np.int32(epoch))
+
+
+def _check_shard_optimizer(shard_optimizer, mesh, what: str) -> bool:
+    if not isinstance(shard_optimizer, bool):
+        raise ValueError(f"{what}: shard_optimizer must be True or False, got {shard_optimizer!r}")
+    if shard_optimizer and mesh is None:
+        raise ValueError(f"{what}: shard_optimizer=True splits the optimizer state over the devices of a mesh; "
+                         f"pass mesh=N (or a Mesh with a 'data' axis), or leave shard_optimizer=False")
+    return shard_optimizer
 
 
 # --- a run: the values fit carries from epoch to epoch ------------------------------------------
@@ -243,14 +272,14 @@ def _nan_stop(run: Run, last_finite_params) -> Run:
 
 
 def _fit_epoch(objective: Objective, optimizer, run: Run, data: tuple, batch_size: int, hooks, metrics,
-               mesh=None) -> Run:
+               mesh=None, shard_optimizer: bool = False) -> Run:
     """Train one epoch, score it, let each callback see it; appends to ``run.history``."""
     (x, y), validation = data
     epoch = run.epoch + 1  # 1-based in the history and in messages
     last_finite_params = copy_tree(run.state.params)  # the epoch donates the state
     start = time.perf_counter()
     state, result = train_epoch(objective, optimizer, run.state, x, y, batch_size=batch_size, epoch=run.epoch,
-                                mesh=mesh)
+                                mesh=mesh, shard_optimizer=shard_optimizer)
     mean_loss, finite = jax.device_get((result.loss, result.finite))  # the one host sync of the epoch
     _append(run.history, {"epoch": epoch, "time": time.perf_counter() - start})
     record = {"loss": float(mean_loss)}
@@ -357,7 +386,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
         restore_best: bool = True, checkpoint_dir: str | Path | None = None,
         checkpoint_every: int | None = None, resume: bool = False,
         reduce_lr: optim.ReduceOnPlateau | None = None, callbacks: Sequence[callbacks_lib.Callback] = (),
-        progress: bool = True, mesh=None) -> tuple[Any, dict[str, list]]:
+        progress: bool = True, mesh=None, shard_optimizer: bool = False) -> tuple[Any, dict[str, list]]:
     """Train ``params`` by mini-batch gradient descent; returns ``(params, history)``.
 
     ``loss``: a name, a function or a `losses.Loss`; ``optimizer``: any optax-protocol
@@ -381,6 +410,11 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     all-reduce inside it.  ``batch_size`` is the global batch and must divide by the number
     of devices; the batches are those of a one-device run with the same key, so the result
     equals it to float round-off.  The dataset is replicated on every device.
+    ``shard_optimizer=True`` (with a ``mesh``) splits the optimizer state over the devices
+    instead of replicating it (ZeRO stage 1, Rajbhandari et al. 2020; `train_epoch`): each
+    device updates its slice of the params (the leaves whose first axis divides by the
+    device count), and the params are gathered at the start of every step.  The same
+    updates, 1/N of the optimizer state per device, and no device repeats the whole update.
 
     Across processes (``jax.distributed.initialize``, or `jaxnn.launch` and
     ``launch.maybe_initialize()`` to try it on one machine): every process calls ``fit``
@@ -400,6 +434,7 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     """
     goal, key, optimizer = objective(model, loss, grad=grad, l2=l2), as_key(key, "fit"), _as_optimizer(optimizer)
     mesh = parallel.data_mesh(mesh, "fit")
+    shard_optimizer = _check_shard_optimizer(shard_optimizer, mesh, "fit")
     if jax.process_count() > 1:  # x, y, validation: this process's shard, gathered into the global dataset
         mesh, (x, y, validation), params = parallel.join_processes(mesh, (x, y, validation), params, key, "fit")
     data = _checked_inputs(goal, params, x, y, validation, epochs, batch_size, checkpoint_dir, checkpoint_every,
@@ -413,9 +448,12 @@ def fit(model: Layer, params, loss, optimizer: optax.GradientTransformation, x, 
     first_process = jax.process_index() == 0  # the one that prints and writes checkpoints
     progress_bar = _Progress(epochs, run.epoch, progress and first_process)
     while run.epoch < epochs and not run.stopped:
-        run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics, mesh)
-        if checkpoint_every and run.epoch % checkpoint_every == 0 and first_process:
-            _save_run(Path(checkpoint_dir), run)
+        run = _fit_epoch(goal, optimizer, run, data, batch_size, hooks, metrics, mesh, shard_optimizer)
+        if checkpoint_every and run.epoch % checkpoint_every == 0:
+            # every process takes part in gathering a split optimizer state; the first one writes
+            saved = run._replace(state=parallel.replicate(run.state, mesh)) if shard_optimizer else run
+            if first_process:
+                _save_run(Path(checkpoint_dir), saved)
         progress_bar.update(run)
     progress_bar.close()
     state, history = run.state, run.history

@@ -77,6 +77,34 @@ def compare_fits(results: dict, meshes: dict) -> None:
             }
 
 
+def shard_optimizer_run(mesh) -> dict:
+    """``shard_optimizer=True`` (ZeRO stage 1) against one device: the MLP with dropout and
+    Adam, the same checks as `compare_fits`; where the optimizer state lives after an epoch;
+    the collectives of its compiled epoch."""
+    model, in_shape = CASES["mlp"][0](), CASES["mlp"][1]
+    _, params = model.init(jax.random.key(0), in_shape)
+    (x, y), validation = data(in_shape, 1)
+    options = dict(epochs=EPOCHS, batch_size=BATCH, key=3, validation=validation, progress=False)
+    one = train.fit(model, params, LOSS, optim.adam(1e-2), x, y, mesh=parallel.data_mesh(1), **options)
+    split = train.fit(model, params, LOSS, optim.adam(1e-2), x, y, mesh=mesh, shard_optimizer=True, **options)
+    optimizer, goal = optim.adam(1e-2), train.objective(model, LOSS)
+    state = train.init_state(jax.tree_util.tree_map(np.copy, params), optimizer, jax.random.key(3))
+    state, _ = train.train_epoch(goal, optimizer, state, *parallel.place_dataset((x, y), mesh), batch_size=BATCH,
+                                 mesh=mesh, shard_optimizer=True)
+    compiled = train._compiled_epoch(goal, optimizer, BATCH, mesh, True).lower(
+        state, *parallel.place_dataset((x, y), mesh), np.int32(0)).compile()
+    return {
+        "params": relative_error(one[0], split[0]),
+        "loss": history_error(one[1]["loss"], split[1]["loss"]),
+        "val_loss": history_error(one[1]["val_loss"], split[1]["val_loss"]),
+        "replicated": all(leaf.sharding.is_fully_replicated for leaf in jax.tree_util.tree_leaves(split[0])),
+        "state layout": [[list(np.shape(leaf)), leaf.sharding.is_fully_replicated,
+                          int(leaf.addressable_shards[0].data.shape[0]) if np.ndim(leaf) else 0]
+                         for leaf in jax.tree_util.tree_leaves(state.opt_state)],
+        "collectives": parallel.collectives(compiled.as_text()),
+    }
+
+
 def compiled_epoch_collectives(mesh) -> dict:
     """The collectives of the compiled epoch of the MLP with dropout, per gradient path."""
     model, in_shape = CASES["mlp"][0](), CASES["mlp"][1]
@@ -158,6 +186,7 @@ def main() -> None:
     start = time.perf_counter()
     compare_fits(results, meshes)
     results["collectives"] = compiled_epoch_collectives(many)
+    results["shard_optimizer"] = shard_optimizer_run(many)
     results["inference"] = compare_inference(many)
     results["resume and cache"] = resume_and_cache(many)
     results["bad inputs"] = bad_inputs(many)

@@ -55,6 +55,33 @@ def test_compiled_epoch_all_reduces_the_gradients_in_the_loop_and_gathers_no_dat
     assert found["outside_loop"]["all-reduce"] == 0, found
 
 
+def test_shard_optimizer_trains_like_one_device_with_the_state_split(eight_devices):
+    """ZeRO stage 1: the same run as one device; Adam's moments of a (16, 32) weight live as
+    (2, 32) slices on each of the 8 devices, the (10,) bias's whole on each; the compiled
+    epoch all-reduces the gradients and gathers the updated params inside its loop; outside
+    it at most the final params are gathered (XLA may carry them split), never data."""
+    found = eight_devices["shard_optimizer"]
+    assert found["params"] < RTOL and found["loss"] < RTOL and found["val_loss"] < RTOL, found
+    assert found["replicated"], "fit returns params whole on every device"
+    layouts = {(tuple(shape), replicated, rows) for shape, replicated, rows in found["state layout"]}
+    assert ((16, 32), False, 2) in layouts and ((10,), True, 10) in layouts and ((), True, 0) in layouts, layouts
+    in_loop, outside = found["collectives"]["in_loop"], found["collectives"]["outside_loop"]
+    assert in_loop["all-reduce"] >= 1 and in_loop["all-gather"] >= 1, found["collectives"]
+    assert outside["all-gather"] <= 3 and outside["all-reduce"] == 0, found["collectives"]  # 3 split params
+
+
+def test_shard_optimizer_needs_a_mesh_and_a_bool():
+    model = models.mlp([3])
+    _, params = model.init(jax.random.key(0), (2,))
+    x, y = np.zeros((8, 2), np.float32), np.zeros(8, np.int32)
+    with pytest.raises(ValueError, match=r"shard_optimizer=True splits the optimizer state over the devices of a mesh"):
+        train.fit(model, params, "softmax_cross_entropy", "sgd", x, y, epochs=1, batch_size=4, key=0,
+                  shard_optimizer=True, progress=False)
+    with pytest.raises(ValueError, match=r"shard_optimizer must be True or False, got 'yes'"):
+        train.fit(model, params, "softmax_cross_entropy", "sgd", x, y, epochs=1, batch_size=4, key=0, mesh=1,
+                  shard_optimizer="yes", progress=False)
+
+
 def test_evaluate_and_predict_on_eight_devices_agree_with_one(eight_devices):
     found = eight_devices["inference"]
     assert found["shape"] and found["same metrics"], found
@@ -159,3 +186,7 @@ def test_cli_train_on_devices(tmp_path, capsys):
     assert cli.main([*run, "--devices", str(too_many), "--out", str(tmp_path / "many")]) == 2
     assert f"--devices: {too_many} devices asked for" in capsys.readouterr().err
     assert not (tmp_path / "many").exists(), "checked before the output folder is created"
+    assert cli.main([*run, "--devices", "1", "--shard-optimizer", "--out", str(tmp_path / "split")]) == 0
+    capsys.readouterr()
+    assert cli.main([*run, "--shard-optimizer", "--out", str(tmp_path / "none")]) == 2
+    assert "--shard-optimizer splits the optimizer state over the devices of --devices N" in capsys.readouterr().err

@@ -157,6 +157,9 @@ def cmd_train(args) -> int:
         raise ValueError(f"--checkpoint-every {args.checkpoint_every} is more than --epochs {args.epochs}: "
                          f"no checkpoint would be written")
     mesh = parallel.data_mesh(args.devices, "--devices")
+    if args.shard_optimizer and mesh is None:
+        raise ValueError("--shard-optimizer splits the optimizer state over the devices of --devices N; "
+                         "add --devices N")
     if jax.process_count() > 1:  # python -m jaxnn.launch: every process's devices, each its rows
         mesh = parallel.process_mesh(mesh, "--devices")
     dataset = datasets.load(args.data)
@@ -189,7 +192,8 @@ def cmd_train(args) -> int:
             warnings.filterwarnings("ignore", message="fit: the loss became NaN", category=RuntimeWarning)
             params, history = train.fit(
                 model, params, head.loss, optimizer, *_process_rows(x_train, _targets(dataset, y_train, scaler)),
-                epochs=args.epochs, batch_size=batch_size, key=fit_key, grad=args.grad, mesh=mesh, l2=args.l2,
+                epochs=args.epochs, batch_size=batch_size, key=fit_key, grad=args.grad, mesh=mesh,
+                shard_optimizer=args.shard_optimizer, l2=args.l2,
                 validation=_process_rows(_features(dataset.val[0]), _targets(dataset, dataset.val[1], scaler)),
                 patience=args.patience, restore_best=True,
                 checkpoint_dir=out if args.checkpoint_every else None, checkpoint_every=args.checkpoint_every,
@@ -331,6 +335,9 @@ def _add_train_command(sub) -> None:
     t.add_argument("--devices", type=int_at_least(1), default=None, metavar="N",
                    help="data parallel over the first N devices (jax.devices()): each mini-batch is split over "
                         "them, --batch-size is the global batch and must divide by N")
+    t.add_argument("--shard-optimizer", action="store_true",
+                   help="with --devices: split the optimizer state over the devices, each updating its slice "
+                        "of the params (ZeRO stage 1)")
     t.add_argument("--out", default="runs/latest", metavar="DIR",
                    help="output directory, created if missing (files in it are overwritten)")
     t.add_argument("--quiet", action="store_true", help="no compiling line and no progress bar")
