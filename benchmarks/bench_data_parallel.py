@@ -17,6 +17,9 @@ Contenders, each an on-device train state stepped by the compiled epoch (`train.
   moves examples between devices, and XLA compiles that to an all-gather of the whole
   dataset once an epoch (printed below), so the memory saving is lost while it runs;
 * ``2 devices`` (when N > 2): as many devices as this machine's 2 cores;
+* ``N devices, shard_optimizer=True``: as ``N devices``, with the optimizer state (and,
+  between steps, the params) split over the devices (ZeRO stage 1): each device updates
+  1/N of the params, and the params are gathered once a step;
 * ``1 device, batch 1024/N``: N times as many steps of the per-device batch on one device,
   the N devices' total work (their small matmuls and their N optimizer updates) without
   the collectives: ``N devices`` / this is the cost of the all-reduce and of the devices
@@ -44,16 +47,19 @@ and Adam in float64:
   input features reversed (and the first layer's rows of ``W`` with them: the same
   function, its first matmul summing in another order) drifts apart as far.
 
-Measured (jax 0.10.2, 2 CPU cores, quiet machine, 9 rounds, two runs): 8 devices / 1 device
-2.15x and 2.47x wall, 2.02x and 2.18x CPU time: goal not met here.  What it is made of:
-1 device stepping the per-device batch of 128 costs 1.25-1.42x (8 small programs a step
-instead of one, and each of the 8 devices repeats the replicated Adam update of the 670k
-params every step on the same two cores: printed, ~0.5 ms each); 8 device threads on 2
-cores meeting at every step's all-reduce add 1.5-1.7x on top.  2 devices (one per core):
-1.17-1.26x.  Sharded data: 2.6-2.8x (the dataset all-gathered every epoch).  On real
-devices the replicated update and the per-device work run in parallel.  Loss curves:
-momentum <= 1e-7 over 5 epochs; Adam in float64 3e-16; Adam in float32 1.2e-6 after 1
-epoch, 6e-5 after 5, against 8.7e-5 for one device with its first matmul's order changed.
+Measured (jax 0.10.2, 2 CPU cores, quiet machine, 9 rounds): 8 devices / 1 device 1.75x
+to 1.95x wall over three runs (1.67-1.76x CPU time), since each device lays out only its
+own rows of the epoch (before: 2.15-2.47x, every device scattering the whole dataset);
+goal not met with replicated optimizer state.  With ``shard_optimizer=True``: **1.39x**
+(quartiles 1.37-1.50; 1.31x CPU), and 1.59x in a run before the params were kept split
+between steps.  What the replicated run is made of: 1 device stepping the per-device batch
+of 128 costs 1.36-1.40x (8 small programs a step instead of one, and 8 Adam updates of the
+670k params: printed, ~0.5 ms each); 8 device threads on 2 cores meeting at every step's
+all-reduce add 1.24-1.40x on top.  2 devices (one per core): 1.03-1.16x.  Sharded data:
+2.0-2.2x (the dataset all-gathered every epoch).  On real devices the replicated update
+and the per-device work run in parallel.  Loss curves: momentum <= 1e-7 over 5 epochs;
+Adam in float64 3e-16; Adam in float32 1.2e-6 after 1 epoch, 6e-5 after 5, against
+8.7e-5 for one device with its first matmul's order changed.
 
     python benchmarks/bench_data_parallel.py [--rounds 15] [--quick]
 """
