@@ -25,11 +25,10 @@ Python loop over devices or a ``pmap``.
 * **Where the dataset lives** (`place_dataset`): replicated on every device; each device
   lays out its own rows of the epoch's batches (`per_device_rows`: the same permutation
   everywhere, a scatter of only this device's examples once per epoch) and each step
-  reads them; no communication for the data,
-  memory ``N x`` the dataset.  The alternative,
-  the dataset sharded over the devices (memory ``1 x``), compiles to an all-gather of the
-  batch's indices and an all-reduce of the gathered global batch (``batch_size x``
-  features) at every step, as much traffic as the gradients of a small MLP;
+  reads them; no communication for the data, memory ``N x`` the dataset.  The
+  alternative, the dataset sharded over the devices (memory ``1 x``), compiles to an
+  all-gather of the whole dataset once an epoch (any device's rows may land in any
+  device's batches), so the memory saving is lost while the epoch runs;
   benchmarks/bench_data_parallel.py measures both.  The compiled epoch takes either (its
   inputs' shardings decide); `fit` replicates.
 
