@@ -74,21 +74,29 @@ def test_max_pool_forward_and_its_derivatives_equal_reduce_window():
     ``select_and_gather_add``, does not always pick the first tie, so it is no transpose of
     its own VJP there)."""
     for case in POOL_CASES:
-        for data in (gaussian, integers, lambda shape, _: jnp.ones(shape)):
-            (h, w), window, stride, padding = case
-            x = data((2, h, w, 2), 13)
-            layer = max_pool(window, stride, padding)
+        (h, w), window, stride, padding = case
+        layer = max_pool(window, stride, padding)
+
+        def plain(x_, window=window, stride=stride, padding=padding):
+            return reduce_window_max_pool(x_, window, stride, padding)
+
+        @jax.jit  # one program per case (the three inputs share its shapes)
+        def both(x, dy, dx, layer=layer, plain=plain):
             y, vjp = jax.vjp(lambda x_: layer.apply((), x_), x)
-            y_plain, vjp_plain = jax.vjp(lambda x_: reduce_window_max_pool(x_, window, stride, padding), x)
-            np.testing.assert_array_equal(y, y_plain, err_msg=str(case))
-            dy = gaussian(y.shape, 14)
-            np.testing.assert_allclose(vjp(dy)[0], vjp_plain(dy)[0], rtol=1e-12, atol=1e-12, err_msg=str(case))
-            dx = gaussian(x.shape, 15)
+            y_plain, vjp_plain = jax.vjp(plain, x)
             jvp = jax.jvp(lambda x_: layer.apply((), x_), (x,), (dx,))[1]
+            return y, y_plain, vjp(dy)[0], vjp_plain(dy)[0], jvp, jax.jvp(plain, (x,), (dx,))[1]
+
+        for data in (gaussian, integers, lambda shape, _: jnp.ones(shape)):
+            x = data((2, h, w, 2), 13)
+            dy = gaussian(jax.eval_shape(plain, x).shape, 14)
+            dx = gaussian(x.shape, 15)
+            y, y_plain, dx_back, dx_back_plain, jvp, jvp_plain = both(x, dy, dx)
+            np.testing.assert_array_equal(y, y_plain, err_msg=str(case))
+            np.testing.assert_allclose(dx_back, dx_back_plain, rtol=1e-12, atol=1e-12, err_msg=str(case))
             # the JVP is the VJP's transpose: <dy, J dx> = <J^T dy, dx>, ties included
-            np.testing.assert_allclose(jnp.vdot(dy, jvp), jnp.vdot(vjp(dy)[0], dx), rtol=1e-12)
+            np.testing.assert_allclose(jnp.vdot(dy, jvp), jnp.vdot(dx_back, dx), rtol=1e-12)
             if data is gaussian:   # JAX's own reduce_window JVP breaks ties its own way
-                jvp_plain = jax.jvp(lambda x_: reduce_window_max_pool(x_, window, stride, padding), (x,), (dx,))[1]
                 np.testing.assert_array_equal(jvp, jvp_plain, err_msg=str(case))
 
 
