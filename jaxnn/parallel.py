@@ -192,8 +192,16 @@ def per_device_rows(fn, mesh: Mesh, *replicated: Any) -> Any:
     def local(*args):
         return fn(jax.lax.axis_index(DATA_AXIS), parts, *args)
 
-    return jax.shard_map(local, mesh=mesh, in_specs=PartitionSpec(), out_specs=PartitionSpec(None, DATA_AXIS))(
+    return _shard_map(local, mesh=mesh, in_specs=PartitionSpec(), out_specs=PartitionSpec(None, DATA_AXIS))(
         *replicated)
+
+
+def _shard_map(fn, **specs):
+    """``jax.shard_map``, or in older JAX releases ``jax.experimental.shard_map.shard_map``."""
+    if hasattr(jax, "shard_map"):
+        return jax.shard_map(fn, **specs)
+    from jax.experimental.shard_map import shard_map
+    return shard_map(fn, **specs)
 
 
 def data_parallel_step(step, mesh: Mesh | None, shard_optimizer: bool = False):
