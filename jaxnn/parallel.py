@@ -172,14 +172,18 @@ def optimizer_sharding(mesh: Mesh, leaf) -> NamedSharding:
     return replicated(mesh)
 
 
+def _optimizer_shardings(tree: Any, mesh: Mesh) -> Any:
+    return jax.tree_util.tree_map(lambda leaf: optimizer_sharding(mesh, leaf), tree)
+
+
 def split_for_update(tree: Any, mesh: Mesh) -> Any:
     """Inside a jitted function: constrain every leaf to its `optimizer_sharding`."""
-    return jax.lax.with_sharding_constraint(tree, jax.tree_util.tree_map(lambda leaf: optimizer_sharding(mesh, leaf), tree))
+    return jax.lax.with_sharding_constraint(tree, _optimizer_shardings(tree, mesh))
 
 
 def place_optimizer_state(tree: Any, mesh: Mesh) -> Any:
     """``tree`` placed leaf by leaf by `optimizer_sharding` (a leaf already so is unchanged)."""
-    return jax.device_put(tree, jax.tree_util.tree_map(lambda leaf: optimizer_sharding(mesh, leaf), tree))
+    return jax.device_put(tree, _optimizer_shardings(tree, mesh))
 
 
 def per_device_rows(fn, mesh: Mesh, *replicated: Any) -> Any:

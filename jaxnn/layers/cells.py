@@ -18,8 +18,9 @@ Each cell is written twice, side by side:
 * ``<cell>_reference_step(params, state, x_t)``: the textbook equations, one line per gate
   with that gate's own blocks of the weights, e.g. ``i = sigma(x_t W_xi + h_{t-1} W_hi + b_i)``.
   Read this one first; the tests use it as the oracle of the fast step;
-* ``<cell>_step(params, state, xw_t)``: the same numbers computed the fast way, from the
-  fused projections (and, for the LSTM, one activation over all four gates).
+* ``<cell>_step(state, xw_t, hw_t)``: the same numbers computed the fast way, from the
+  fused projections ``xw_t`` and ``hw_t = <cell>'s project_recurrent(params, h_{t-1})``
+  (and, for the LSTM, one activation over all four gates); ``Cell.step`` joins the two.
 
 The backward of one step is *linear* in the gradients it receives (``dh``, and ``dc`` for
 the LSTM), with coefficients, the **slopes**, that depend only on forward values (the
@@ -70,15 +71,15 @@ class Cell(NamedTuple):
     ``init(key, D, H, kernel_init, recurrent_init) -> params``
     ``reference_step(params, state, x_t) -> state_t``       the textbook equations, gate by
         gate, from the raw input ``x_t: (N, D)``: the readable oracle of ``step``
-    ``step(params, state, xw_t) -> (state_t, extras_t)``     state: tuple of (N, H) arrays;
-        ``xw_t = x_t W_x + b``; ``extras_t``: the step's other intermediate values the
-        backward needs (the gates)
     ``project_recurrent(params, h_{t-1}) -> hw_t``            the recurrent projection
         ``h_{t-1} W_h`` (the GRU adds its recurrent bias): the only place the time loop
         reads params
     ``step_from_projections(state, xw_t, hw_t) -> (state_t, extras_t)``
-        ``step`` given both projections: the step without its matmuls and params, which the
-        layer's autodiff path differentiates one step at a time (`jaxnn.layers.recurrent`)
+        the step given both projections, without its matmuls and params: state, a tuple of
+        (N, H) arrays; ``xw_t = x_t W_x + b``; ``extras_t``, the step's other intermediate
+        values the backward needs (the gates).  The layer's autodiff path differentiates it
+        one step at a time (`jaxnn.layers.recurrent`)
+    ``step(params, state, xw_t)`` (a method)                 the two above joined
     ``projections_summed``: True when the step starts with ``a_t = xw_t + hw_t`` (tanh,
         LSTM), so that ``dL/dhw_t = dL/dxw_t``
     ``step_vjp``: whether ``rnn``'s autodiff path uses the step-by-step VJP by default
@@ -98,7 +99,6 @@ class Cell(NamedTuple):
 
     init: Callable
     reference_step: Callable
-    step: Callable
     step_from_projections: Callable
     projections_summed: bool
     project_recurrent: Callable
@@ -109,6 +109,11 @@ class Cell(NamedTuple):
     n_states: int
     keep: Callable = lambda state, extras: (state, extras)
     restore: Callable = lambda kept: kept
+
+    def step(self, params, state, xw_t):
+        """``(state_t, extras_t)`` from ``xw_t = x_t W_x + b``: ``step_from_projections``
+        with ``hw_t = project_recurrent(params, h_{t-1})``."""
+        return self.step_from_projections(state, xw_t, self.project_recurrent(params, state[0]))
 
 
 def gate_split(a: Array, n_gates: int) -> list[Array]:
@@ -164,15 +169,10 @@ def tanh_reference_step(params, state, x_t):
     return (jnp.tanh(x_t @ params["W_x"] + h_prev @ params["W_h"] + params["b"]),)
 
 
-def tanh_step_from_projections(state, xw_t, hw_t):
-    """h_t = tanh(xw_t + hw_t), given both projections ``xw_t = x_t W_x + b`` and
-    ``hw_t = h_{t-1} W_h``."""
+def tanh_step(state, xw_t, hw_t):
+    """h_t = tanh(xw_t + hw_t), from both projections ``xw_t = x_t W_x + b`` (computed
+    before the loop) and ``hw_t = h_{t-1} W_h``."""
     return (jnp.tanh(xw_t + hw_t),), ()
-
-
-def tanh_step(params, state, xw_t):
-    """h_t = tanh(xw_t + h_{t-1} W_h), with xw_t = x_t W_x + b computed before the loop."""
-    return tanh_step_from_projections(state, xw_t, project_recurrent(params, state[0]))
 
 
 def tanh_slopes(state_prev, state, extras):
@@ -242,10 +242,10 @@ def lstm_reference_step(params, state, x_t):
     return (h, c)
 
 
-def lstm_step(params, state, xw_t):
+def lstm_step(state, xw_t, hw_t):
     """`lstm_reference_step` computed fast: the same ``(h_t, c_t)``, plus the gates.
 
-        [a_i, a_f, a_g, a_o] = xw_t + h_{t-1} W_h          one (N, H) @ (H, 4H) matmul
+        [a_i, a_f, a_g, a_o] = xw_t + hw_t,  hw_t = h_{t-1} W_h   one (N, H) @ (H, 4H) matmul
         [i, f, s_g, o] = sigma([a_i, a_f, 2 a_g, a_o])      one sigmoid over the slab
         g = 2 s_g - 1 = tanh(a_g)
 
@@ -254,11 +254,6 @@ def lstm_step(params, state, xw_t):
     about 2.5x faster than three sigmoids and a tanh on its four ``(N, H)`` slices.
     Extras: that slab, ``[i, f, sigma(2 a_g), o]``.
     """
-    return lstm_step_from_projections(state, xw_t, project_recurrent(params, state[0]))
-
-
-def lstm_step_from_projections(state, xw_t, hw_t):
-    """`lstm_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t = h_{t-1} W_h``."""
     _, c_prev = state
     a = xw_t + hw_t
     H = a.shape[-1] // 4
@@ -375,16 +370,6 @@ def gru_reference_step(params, state, x_t):
     return ((1 - z) * n + z * h_prev,)
 
 
-def gru_step(params, state, xw_t):
-    """`gru_reference_step` from the fused projections, plus the gates as extras:
-
-        [x_r, x_z, x_n] = xw_t = x_t W_x + b       [h_r, h_z, h_n] = h_{t-1} W_h + [0, 0, b_hn]
-        r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * h_n)
-        h_t = (1 - z) * n + z * h_{t-1}
-    """
-    return gru_step_from_projections(state, xw_t, gru_project_recurrent(params, state[0]))
-
-
 def gru_project_recurrent(params, h):
     """``hw = h W_h + [0, 0, b_hn]``: the recurrent projection with the candidate's recurrent
     bias, which sits inside the reset product (``r * (h W_hn + b_hn)``)."""
@@ -392,9 +377,15 @@ def gru_project_recurrent(params, h):
     return h @ params["W_h"] + jnp.concatenate([jnp.zeros((2 * H,), h.dtype), params["b_hn"]])
 
 
-def gru_step_from_projections(state, xw_t, hw_t):
-    """`gru_step` given both projections, ``xw_t = x_t W_x + b`` and ``hw_t`` from
-    `gru_project_recurrent`."""
+def gru_step(state, xw_t, hw_t):
+    """`gru_reference_step` from the fused projections, plus the gates as extras:
+
+        [x_r, x_z, x_n] = xw_t = x_t W_x + b       [h_r, h_z, h_n] = hw_t = h_{t-1} W_h + [0, 0, b_hn]
+        r = sigma(x_r + h_r)      z = sigma(x_z + h_z)      n = tanh(x_n + r * h_n)
+        h_t = (1 - z) * n + z * h_{t-1}
+
+    (``hw_t`` from `gru_project_recurrent`.)
+    """
     (h_prev,) = state
     x_r, x_z, x_n = gate_split(xw_t, 3)
     h_r, h_z, hn = gate_split(hw_t, 3)  # hn = h_{t-1} W_hn + b_hn
@@ -442,18 +433,18 @@ def gru_recurrent_grads(h_prev, dhw) -> dict:
 
 
 CELLS: dict[str, Cell] = {
-    "tanh": Cell(init=tanh_init, reference_step=tanh_reference_step, step=tanh_step,
-                 step_from_projections=tanh_step_from_projections, projections_summed=True,
+    "tanh": Cell(init=tanh_init, reference_step=tanh_reference_step,
+                 step_from_projections=tanh_step, projections_summed=True,
                  project_recurrent=project_recurrent, step_vjp=True,
                  slopes=tanh_slopes, step_backward=tanh_step_backward,
                  recurrent_grads=w_h_grad, n_states=1),
-    "lstm": Cell(init=lstm_init, reference_step=lstm_reference_step, step=lstm_step,
-                 step_from_projections=lstm_step_from_projections, projections_summed=True,
+    "lstm": Cell(init=lstm_init, reference_step=lstm_reference_step,
+                 step_from_projections=lstm_step, projections_summed=True,
                  project_recurrent=project_recurrent, step_vjp=True,
                  slopes=lstm_slopes, step_backward=lstm_step_backward,
                  recurrent_grads=w_h_grad, n_states=2, keep=lstm_keep, restore=lstm_restore),
-    "gru": Cell(init=gru_init, reference_step=gru_reference_step, step=gru_step,
-                step_from_projections=gru_step_from_projections, projections_summed=False,
+    "gru": Cell(init=gru_init, reference_step=gru_reference_step,
+                step_from_projections=gru_step, projections_summed=False,
                 project_recurrent=gru_project_recurrent, step_vjp=False,
                 slopes=gru_slopes, step_backward=gru_step_backward,
                 recurrent_grads=gru_recurrent_grads, n_states=1),

@@ -103,7 +103,7 @@ def initial_state(cell: Cell, batch_size: int, hidden: int, dtype) -> tuple[Arra
 
 
 def rnn_forward(cell: Cell, params: dict, x: Array, hidden: int, return_sequences: bool,
-                step_vjp: bool = True) -> Array:
+                step_vjp: bool) -> Array:
     """``state_t = cell.step(state_{t-1}, xw_t)`` for t = 1..T: h_T (N, H), or all h_t (N, T, H).
 
     With ``step_vjp``, jax.grad differentiates the time loop through
